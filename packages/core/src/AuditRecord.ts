@@ -1,0 +1,93 @@
+// The one audit record shape: the same seven keys, in the same order, for every tool call.
+// `checkAuditRecord` is the gate every record passes before any sink sees it; nothing else gets through.
+import * as E from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { PatientIdHmac } from './PatientIdHmac.js';
+
+export const ToolName = t.keyof({ get_patient: null, search_observations: null, get_medication_list: null });
+export type ToolName = t.TypeOf<typeof ToolName>;
+export const TOOL_NAMES: readonly ToolName[] = Object.keys(ToolName.keys) as ToolName[];
+
+export const AuditStatus = t.keyof({ success: null, error: null });
+export type AuditStatus = t.TypeOf<typeof AuditStatus>;
+
+/** One code per DomainError tag (see `errorCodeOf`). */
+export const ErrorCode = t.keyof({
+  invalid_input: null,
+  patient_not_found: null,
+  fhir_unavailable: null,
+  fhir_timeout: null,
+  fhir_invalid_response: null,
+  fhir_auth_failed: null,
+  fhir_rejected: null,
+  audit_unavailable: null,
+  key_unavailable: null,
+  identity_unavailable: null,
+  internal_error: null,
+});
+export type ErrorCode = t.TypeOf<typeof ErrorCode>;
+
+interface RequestIdBrand {
+  readonly RequestId: unique symbol;
+}
+/** A lowercase RFC 9562 UUID. Only UUIDs: a free-form id could smuggle an identifier into the log. */
+export const RequestId = t.brand(
+  t.string,
+  (s): s is t.Branded<string, RequestIdBrand> =>
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s),
+  'RequestId',
+);
+export type RequestId = t.TypeOf<typeof RequestId>;
+
+interface CallerIdentityBrand {
+  readonly CallerIdentity: unique symbol;
+}
+/** Who made the call (a workforce user or a workload): 1-256 printable ASCII characters. */
+export const CallerIdentity = t.brand(
+  t.string,
+  (s): s is t.Branded<string, CallerIdentityBrand> => /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/.test(s),
+  'CallerIdentity',
+);
+export type CallerIdentity = t.TypeOf<typeof CallerIdentity>;
+
+interface IsoTimestampBrand {
+  readonly IsoTimestamp: unique symbol;
+}
+/** UTC, millisecond precision, as `Date.prototype.toISOString` writes it. */
+export const IsoTimestamp = t.brand(
+  t.string,
+  (s): s is t.Branded<string, IsoTimestampBrand> => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(s),
+  'IsoTimestamp',
+);
+export type IsoTimestamp = t.TypeOf<typeof IsoTimestamp>;
+
+export const AuditRecord = t.type({
+  timestamp: IsoTimestamp,
+  tool: ToolName,
+  patient_id_hmac: t.union([PatientIdHmac, t.null]),
+  caller_identity: t.union([CallerIdentity, t.null]),
+  request_id: RequestId,
+  status: AuditStatus,
+  error_code: t.union([ErrorCode, t.null]),
+});
+export type AuditRecord = t.TypeOf<typeof AuditRecord>;
+
+/** The record's keys in their serialised order. */
+export const AUDIT_RECORD_KEYS = Object.keys(AuditRecord.props) as readonly (keyof AuditRecord)[];
+
+/**
+ * Accepts exactly an AuditRecord: every key present in order, no extra key, every value in its
+ * closed form, and `error_code` null exactly when `status` is success. Anything else is refused.
+ */
+export const checkAuditRecord = (u: unknown): E.Either<'rejected', AuditRecord> => {
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) return E.left('rejected');
+  const keys = Object.keys(u);
+  if (keys.length !== AUDIT_RECORD_KEYS.length || keys.some((k, i) => k !== AUDIT_RECORD_KEYS[i])) {
+    return E.left('rejected');
+  }
+  const decoded = AuditRecord.decode(u);
+  if (E.isLeft(decoded)) return E.left('rejected');
+  const record = decoded.right;
+  if ((record.status === 'success') !== (record.error_code === null)) return E.left('rejected');
+  return E.right(record);
+};

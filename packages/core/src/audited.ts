@@ -1,0 +1,136 @@
+// The audit invariant as ONE combinator around every use case: decode, hash the id at the boundary,
+// run, write exactly one record, and hand back data only after the sink acknowledged it (fail closed).
+import * as E from 'fp-ts/lib/Either.js';
+import type * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
+import {
+  type AuditRecord,
+  type CallerIdentity,
+  checkAuditRecord,
+  type ErrorCode,
+  type IsoTimestamp,
+  type ToolName,
+} from './AuditRecord.js';
+import {
+  auditUnavailable,
+  type DomainError,
+  identityUnavailable,
+  internalError,
+  keyUnavailable,
+  matchDomainError,
+} from './errors.js';
+import { type HmacKey, hmacPatientId, type PatientIdHmac } from './PatientIdHmac.js';
+import type { CallContext, Deps } from './ports.js';
+
+/** The error code a record carries for each domain error. */
+export const errorCodeOf: (e: DomainError) => ErrorCode = matchDomainError<ErrorCode>({
+  InvalidInput: () => 'invalid_input',
+  PatientNotFound: () => 'patient_not_found',
+  FhirUnavailable: () => 'fhir_unavailable',
+  FhirTimeout: () => 'fhir_timeout',
+  FhirInvalidResponse: () => 'fhir_invalid_response',
+  FhirAuthFailed: () => 'fhir_auth_failed',
+  FhirRejected: () => 'fhir_rejected',
+  AuditUnavailable: () => 'audit_unavailable',
+  KeyUnavailable: () => 'key_unavailable',
+  IdentityUnavailable: () => 'identity_unavailable',
+  InternalError: () => 'internal_error',
+});
+
+/**
+ * @phi The `patient_id` argument as given, valid or not, so that even a rejected call is
+ * attributable: strings as they are, other JSON values as their JSON text; absent or null → undefined.
+ */
+const givenPatientId = (rawInput: unknown): string | undefined => {
+  if (typeof rawInput !== 'object' || rawInput === null || !Object.hasOwn(rawInput, 'patient_id')) return undefined;
+  const value: unknown = (rawInput as { patient_id: unknown }).patient_id;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Runs a step, turning a throw or a rejection (a defect) into InternalError. */
+const guarded = async <A>(
+  step: () => Promise<E.Either<DomainError, A>>,
+  onDefect: (defect: unknown) => void,
+): Promise<E.Either<DomainError, A>> => {
+  try {
+    return await step();
+  } catch (defect) {
+    onDefect(defect);
+    return E.left(internalError);
+  }
+};
+
+/** A use case after decoding: it sees only validated input and never writes audit records. */
+export type UseCase<I, A> = (input: I) => RTE.ReaderTaskEither<Deps, DomainError, A>;
+
+/** An audited tool: the raw arguments as the caller sent them, plus the call's context. */
+export type AuditedTool<A> = (rawInput: unknown, call: CallContext) => RTE.ReaderTaskEither<Deps, DomainError, A>;
+
+/**
+ * Wraps a use case so that every call — success, invalid input, not found, upstream failure or
+ * defect — writes exactly one AuditRecord, and its data is returned only once that record is durable.
+ */
+export const audited =
+  <I, A>(tool: ToolName, decode: (raw: unknown) => E.Either<DomainError, I>, useCase: UseCase<I, A>): AuditedTool<A> =>
+  (rawInput, call) =>
+  (deps) =>
+  async () => {
+    const reportDefect = (defect: unknown): void => {
+      try {
+        deps.reportDefect(defect, { tool, requestId: call.requestId });
+      } catch {
+        // A failing reporter must not turn a recorded failure into an unrecorded one.
+      }
+    };
+    let patientIdHmac: PatientIdHmac | null = null;
+    let callerIdentity: CallerIdentity | null = null;
+
+    const outcome = await guarded<A>(async () => {
+      const key = await deps.keys.hmacKey()();
+      if (E.isLeft(key)) return E.left(keyUnavailable);
+      patientIdHmac = hmacOf(key.right, givenPatientId(rawInput));
+
+      const caller = await deps.identity.identify(call)();
+      if (E.isLeft(caller)) return E.left(identityUnavailable);
+      callerIdentity = caller.right;
+
+      const input = decode(rawInput);
+      if (E.isLeft(input)) return input;
+      return useCase(input.right)(deps)();
+    }, reportDefect);
+
+    const written = await guarded<void>(async () => {
+      const record: AuditRecord = {
+        timestamp: deps.clock.now().toISOString() as IsoTimestamp,
+        tool,
+        patient_id_hmac: patientIdHmac,
+        caller_identity: callerIdentity,
+        request_id: call.requestId,
+        status: E.isRight(outcome) ? 'success' : 'error',
+        error_code: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
+      };
+      const checked = checkAuditRecord(record);
+      if (E.isLeft(checked)) throw new AuditRecordRejected();
+      const appended = await deps.audit.append(checked.right)();
+      return E.isRight(appended) ? E.right(undefined) : E.left(auditUnavailable);
+    }, reportDefect);
+
+    if (E.isLeft(written)) return E.left(auditUnavailable);
+    return outcome;
+  };
+
+const hmacOf = (key: HmacKey, rawPatientId: string | undefined): PatientIdHmac | null =>
+  rawPatientId === undefined ? null : hmacPatientId(key, rawPatientId);
+
+/** A record failed the exact-shape gate: a defect upstream of the sink, never written. */
+export class AuditRecordRejected extends Error {
+  override readonly name = 'AuditRecordRejected';
+  constructor() {
+    super('An audit record did not match the audit record codec; it was not written.');
+  }
+}

@@ -1,0 +1,72 @@
+// In-memory adapters for tests and embedding experiments: a recording audit sink that can be told
+// to fail, fixed clock/key/identity, and a FhirRepository scripted per method.
+import * as E from 'fp-ts/lib/Either.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { type AuditRecord, CallerIdentity } from '../AuditRecord.js';
+import { type AuditError, auditError, type FhirError, fhirError } from '../errors.js';
+import type { HmacKey } from '../PatientIdHmac.js';
+import type { AuditSink, Clock, Deps, FhirRepository, IdentityProvider, KeyProvider } from '../ports.js';
+
+export interface MemoryAuditSink extends AuditSink {
+  /** Records acknowledged so far, in order. */
+  readonly records: readonly AuditRecord[];
+  /** While set, `append` fails with this error and stores nothing. */
+  failWith: AuditError | undefined;
+  /** After this, `append` fails as Closed. */
+  readonly close: () => Promise<void>;
+}
+
+export const makeMemoryAuditSink = (): MemoryAuditSink => {
+  const records: AuditRecord[] = [];
+  const sink: MemoryAuditSink = {
+    records,
+    failWith: undefined,
+    close: async () => {
+      sink.failWith = auditError('Closed');
+    },
+    append: (record) => async () => {
+      if (sink.failWith !== undefined) return E.left(sink.failWith);
+      records.push(record);
+      return E.right(undefined);
+    },
+  };
+  return sink;
+};
+
+export const fixedClock = (iso = '2026-01-02T03:04:05.678Z'): Clock => ({ now: () => new Date(iso) });
+
+/** A deterministic 32-byte key: bytes 0x00..0x1f. For tests only. */
+export const testHmacKey: HmacKey = { id: 'test-key', bytes: Uint8Array.from({ length: 32 }, (_, i) => i) };
+
+export const staticKeyProvider = (key: HmacKey = testHmacKey): KeyProvider => ({ hmacKey: () => TE.right(key) });
+
+export const staticIdentity = (name = 'test-caller'): IdentityProvider => {
+  const decoded = CallerIdentity.decode(name);
+  if (E.isLeft(decoded)) throw new TypeError('staticIdentity: not a valid caller identity');
+  return { identify: () => TE.right(decoded.right) };
+};
+
+const notScripted = (): TE.TaskEither<FhirError, never> => TE.left(fhirError('Unavailable'));
+
+/** A FhirRepository whose methods are given by the test; unscripted methods fail as Unavailable. */
+export const scriptedFhirRepository = (methods: Partial<FhirRepository>): FhirRepository => ({
+  readPatient: notScripted,
+  searchObservations: notScripted,
+  searchActiveMedicationRequests: notScripted,
+  ...methods,
+});
+
+/** Deps for core tests: scripted FHIR, a memory sink (set `failWith` to fail it), fixed everything else. */
+export const testDeps = (
+  overrides: Partial<Omit<Deps, 'audit'>> = {},
+  audit: MemoryAuditSink = makeMemoryAuditSink(),
+): Deps & { readonly audit: MemoryAuditSink } => ({
+  fhir: scriptedFhirRepository({}),
+  identity: staticIdentity(),
+  keys: staticKeyProvider(),
+  clock: fixedClock(),
+  limits: { maxObservations: 100 },
+  reportDefect: () => undefined,
+  ...overrides,
+  audit,
+});
