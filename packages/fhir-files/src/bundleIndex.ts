@@ -1,0 +1,136 @@
+// An in-memory index over FHIR Bundles that answers the three queries as a FHIR server would:
+// `urn:uuid:` references resolved to `Type/id`, token search on Observation.code, `_sort=-date`.
+import * as E from 'fp-ts/lib/Either.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { type FhirError, type FhirRepository, fhirError, type ObservationSearchResult } from '@hipaa-fhir-mcp/core';
+import { revealPatientId } from '@hipaa-fhir-mcp/core/phi';
+
+type IndexedType = 'Patient' | 'Observation' | 'MedicationRequest' | 'Medication';
+type Indexed = fhir4.Patient | fhir4.Observation | fhir4.MedicationRequest | fhir4.Medication;
+const INDEXED_TYPES: ReadonlySet<string> = new Set<IndexedType>(['Patient', 'Observation', 'MedicationRequest', 'Medication']);
+
+export interface BundleIndex {
+  readonly patients: ReadonlyMap<string, fhir4.Patient>;
+  /** patient id → code token (`system|code`) → Observations, newest first. */
+  readonly observations: ReadonlyMap<string, ReadonlyMap<string, readonly fhir4.Observation[]>>;
+  /** patient id → MedicationRequests of every status. */
+  readonly medicationRequests: ReadonlyMap<string, readonly fhir4.MedicationRequest[]>;
+  /** `Medication/<id>` → Medication. */
+  readonly medications: ReadonlyMap<string, fhir4.Medication>;
+}
+
+/** Rewrites every `reference` that names a fullUrl in this bundle to the relative `Type/id`. */
+const resolveReferences = (node: unknown, byFullUrl: ReadonlyMap<string, string>): void => {
+  if (Array.isArray(node)) {
+    for (const item of node) resolveReferences(item, byFullUrl);
+  } else if (typeof node === 'object' && node !== null) {
+    const record = node as Record<string, unknown>;
+    for (const [key, value] of Object.entries(record)) {
+      if (key === 'reference' && typeof value === 'string') record[key] = byFullUrl.get(value) ?? value;
+      else resolveReferences(value, byFullUrl);
+    }
+  }
+};
+
+const idOf = (entry: fhir4.BundleEntry): string | undefined =>
+  entry.resource?.id ?? (entry.fullUrl?.startsWith('urn:uuid:') ? entry.fullUrl.slice('urn:uuid:'.length) : undefined);
+
+/** The patient id of a relative or absolute `Patient/<id>` reference. */
+const patientIdOf = (reference: fhir4.Reference | undefined): string | undefined =>
+  /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(reference?.reference ?? '')?.[1];
+
+const effectiveTime = (observation: fhir4.Observation): number => {
+  const when =
+    observation.effectiveDateTime ??
+    observation.effectiveInstant ??
+    observation.effectivePeriod?.start ??
+    observation.effectiveTiming?.event?.[0] ??
+    observation.issued;
+  const time = when === undefined ? Number.NaN : Date.parse(when);
+  return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time;
+};
+
+const pushTo = <K, V>(map: Map<K, V[]>, key: K, value: V): void => {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+};
+
+/** Builds the index. The bundles' resources are taken over (references are rewritten in place). */
+export const indexBundles = (bundles: readonly fhir4.Bundle[]): BundleIndex => {
+  const resources = new Map<string, Indexed>();
+  for (const bundle of bundles) {
+    const byFullUrl = new Map<string, string>();
+    const kept: Indexed[] = [];
+    for (const entry of bundle.entry ?? []) {
+      const id = idOf(entry);
+      if (entry.resource === undefined || id === undefined) continue;
+      if (entry.fullUrl !== undefined) byFullUrl.set(entry.fullUrl, `${entry.resource.resourceType}/${id}`);
+      if (INDEXED_TYPES.has(entry.resource.resourceType)) kept.push({ ...(entry.resource as Indexed), id });
+    }
+    for (const resource of kept) {
+      resolveReferences(resource, byFullUrl);
+      resources.set(`${resource.resourceType}/${resource.id}`, resource);
+    }
+  }
+
+  const patients = new Map<string, fhir4.Patient>();
+  const observations = new Map<string, Map<string, fhir4.Observation[]>>();
+  const medicationRequests = new Map<string, fhir4.MedicationRequest[]>();
+  const medications = new Map<string, fhir4.Medication>();
+  for (const [key, resource] of resources) {
+    switch (resource.resourceType) {
+      case 'Patient':
+        patients.set(resource.id as string, resource);
+        break;
+      case 'Medication':
+        medications.set(key, resource);
+        break;
+      case 'MedicationRequest': {
+        const patientId = patientIdOf(resource.subject);
+        if (patientId !== undefined) pushTo(medicationRequests, patientId, resource);
+        break;
+      }
+      case 'Observation': {
+        const patientId = patientIdOf(resource.subject);
+        if (patientId === undefined) break;
+        let byCode = observations.get(patientId);
+        if (byCode === undefined) observations.set(patientId, (byCode = new Map()));
+        const tokens = new Set((resource.code.coding ?? []).map((coding) => `${coding.system ?? ''}|${coding.code ?? ''}`));
+        for (const token of tokens) pushTo(byCode, token, resource);
+        break;
+      }
+    }
+  }
+  for (const byCode of observations.values()) {
+    for (const list of byCode.values()) list.sort((a, b) => effectiveTime(b) - effectiveTime(a));
+  }
+  return { patients, observations, medicationRequests, medications };
+};
+
+/** Answers a FhirRepository's queries from an index (built once, possibly lazily). */
+export const repositoryOverIndex = (index: TE.TaskEither<FhirError, BundleIndex>): FhirRepository => ({
+  readPatient: (patientId) =>
+    TE.chainEitherK((idx: BundleIndex) => {
+      const patient = idx.patients.get(revealPatientId(patientId));
+      return patient === undefined ? E.left(fhirError('NotFound')) : E.right(patient);
+    })(index),
+
+  searchObservations: ({ patientId, code, limit }) =>
+    TE.map((idx: BundleIndex): ObservationSearchResult => {
+      const matches = idx.observations.get(revealPatientId(patientId))?.get(code) ?? [];
+      return { observations: matches.slice(0, limit), total: matches.length, truncated: matches.length > limit };
+    })(index),
+
+  searchActiveMedicationRequests: (patientId) =>
+    TE.map((idx: BundleIndex) => {
+      const active = (idx.medicationRequests.get(revealPatientId(patientId)) ?? []).filter((r) => r.status === 'active');
+      const referenced = new Set(active.flatMap((r) => r.medicationReference?.reference ?? []));
+      const medications = [...referenced].flatMap((ref) => idx.medications.get(ref) ?? []);
+      return { medicationRequests: active, medications };
+    })(index),
+});
+
+/** A FhirRepository over Bundles already in memory. */
+export const makeBundleFhirRepository = (bundles: readonly fhir4.Bundle[]): FhirRepository =>
+  repositoryOverIndex(TE.right(indexBundles(bundles)));
