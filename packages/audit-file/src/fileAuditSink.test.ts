@@ -1,0 +1,108 @@
+import { chmod, type FileHandle, mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import { auditError } from '@hipaa-fhir-mcp/core';
+import { auditSinkContract, sampleAuditRecord } from '@hipaa-fhir-mcp/core/testing';
+import { AuditFileError, makeFileAuditSink } from './fileAuditSink.js';
+
+const tempPath = async (name = 'audit.jsonl') => join(await mkdtemp(join(tmpdir(), 'audit-file-')), 'nested', name);
+const readLines = async (path: string): Promise<unknown[]> =>
+  (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+
+auditSinkContract('audit-file', async () => {
+  const path = await tempPath();
+  const sink = await makeFileAuditSink({ path });
+  return { sink, close: sink.close, readBack: () => readLines(path) };
+});
+
+/** Wraps a real FileHandle, counting datasyncs and failing the next `failures` appends after writing half. */
+const instrumented = (counters: { datasyncs: number; failures: number; truncateFails?: boolean }) =>
+  async (path: string, flags: number, mode: number): Promise<FileHandle> => {
+    const handle = await open(path, flags, mode);
+    return new Proxy(handle, {
+      get(target, prop, receiver) {
+        if (prop === 'datasync') return async () => { counters.datasyncs++; return target.datasync(); };
+        if (prop === 'appendFile') {
+          return async (text: string) => {
+            if (counters.failures > 0) {
+              counters.failures--;
+              await target.appendFile(text.slice(0, Math.ceil(text.length / 2)));
+              throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+            }
+            return target.appendFile(text);
+          };
+        }
+        if (prop === 'truncate' && counters.truncateFails) return async () => { throw new Error('EIO'); };
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  };
+
+describe('audit-file', () => {
+  it('creates the file 0600 in a 0700 directory, one JSON object per line', async () => {
+    const path = await tempPath();
+    const sink = await makeFileAuditSink({ path });
+    await sink.append(sampleAuditRecord(1))();
+    await sink.close();
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(path, '..'))).mode & 0o777).toBe(0o700);
+    expect(await readFile(path, 'utf8')).toBe(`${JSON.stringify(sampleAuditRecord(1))}\n`);
+  });
+
+  it('refuses a file that group or others can read, saying how to fix it', async () => {
+    const path = await tempPath();
+    const first = await makeFileAuditSink({ path });
+    await first.close();
+    await chmod(path, 0o644);
+    await expect(makeFileAuditSink({ path })).rejects.toThrow(new AuditFileError(`AUDIT_LOG_FILE ${path} is accessible to group or others; run: chmod 600 ${path}`));
+  });
+
+  it('refuses a directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'audit-file-dir-'));
+    await expect(makeFileAuditSink({ path: dir })).rejects.toBeInstanceOf(AuditFileError);
+  });
+
+  it('appends to an existing log, fencing a torn last line with a newline first', async () => {
+    const path = await tempPath();
+    (await makeFileAuditSink({ path })).close();
+    await writeFile(path, `${JSON.stringify(sampleAuditRecord(1))}\n{"timestamp":"2026-01`, { mode: 0o600 });
+    const sink = await makeFileAuditSink({ path });
+    await sink.append(sampleAuditRecord(2))();
+    await sink.close();
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    expect(lines).toStrictEqual([JSON.stringify(sampleAuditRecord(1)), '{"timestamp":"2026-01', JSON.stringify(sampleAuditRecord(2)), '']);
+  });
+
+  it('group-commits: 64 concurrent appends need far fewer than 64 fdatasyncs', async () => {
+    const path = await tempPath();
+    const counters = { datasyncs: 0, failures: 0 };
+    const sink = await makeFileAuditSink({ path, openFile: instrumented(counters) });
+    const results = await Promise.all(Array.from({ length: 64 }, (_, n) => sink.append(sampleAuditRecord(n))()));
+    await sink.close();
+    expect(results.every(E.isRight)).toBe(true);
+    expect(await readLines(path)).toHaveLength(64);
+    expect(counters.datasyncs).toBeLessThanOrEqual(2);
+  });
+
+  it('fails a batch whose write fails, cuts the partial line away, and keeps serving', async () => {
+    const path = await tempPath();
+    const counters = { datasyncs: 0, failures: 1 };
+    const sink = await makeFileAuditSink({ path, openFile: instrumented(counters) });
+    expect(await sink.append(sampleAuditRecord(1))()).toStrictEqual(E.left(auditError('WriteFailed', true)));
+    expect(await readFile(path, 'utf8')).toBe('');
+    expect(await sink.append(sampleAuditRecord(2))()).toStrictEqual(E.right(undefined));
+    await sink.close();
+    expect(await readLines(path)).toStrictEqual([sampleAuditRecord(2)]);
+  });
+
+  it('stays failed (closed to writes) when a torn write cannot be cut away', async () => {
+    const path = await tempPath();
+    const sink = await makeFileAuditSink({ path, openFile: instrumented({ datasyncs: 0, failures: 1, truncateFails: true }) });
+    expect(E.isLeft(await sink.append(sampleAuditRecord(1))())).toBe(true);
+    expect(await sink.append(sampleAuditRecord(2))()).toStrictEqual(E.left(auditError('WriteFailed')));
+    await sink.close();
+  });
+});

@@ -1,0 +1,115 @@
+// AuditSink on an append-only JSON Lines file (mode 0600). Concurrent appends share one write and
+// one fdatasync (group commit); each call is acknowledged only after its batch is on disk.
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { type AuditError, type AuditRecord, type AuditSink, auditError } from '@hipaa-fhir-mcp/core';
+
+export interface FileAuditSinkConfig {
+  /** The JSON Lines file; created 0600 (and its directory 0700) when missing. */
+  readonly path: string;
+  /** For tests: how the file is opened. */
+  readonly openFile?: (path: string, flags: number, mode: number) => Promise<FileHandle>;
+}
+
+export interface FileAuditSink extends AuditSink {
+  /** Flushes what is pending, then closes the file; later appends fail as Closed. */
+  readonly close: () => Promise<void>;
+}
+
+/** The audit file cannot be used; the message names the file and the fix, never a record. */
+export class AuditFileError extends Error {
+  override readonly name = 'AuditFileError';
+}
+
+interface Pending {
+  readonly line: string;
+  readonly settle: (result: E.Either<AuditError, void>) => void;
+}
+
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
+
+/**
+ * Opens (or creates) the audit file. Refuses a file readable or writable by group or others, and
+ * anything but a regular file. A torn last line (from a crash) is fenced with a newline first.
+ */
+export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<FileAuditSink> => {
+  const openFile = config.openFile ?? ((path, flags, mode) => open(path, flags, mode));
+  await mkdir(dirname(config.path), { recursive: true, mode: 0o700 });
+  let handle: FileHandle;
+  try {
+    handle = await openFile(config.path, OPEN_FLAGS, 0o600);
+  } catch (error) {
+    throw new AuditFileError(`AUDIT_LOG_FILE ${config.path} cannot be opened for appending (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
+  const stats = await handle.stat();
+  if (!stats.isFile() || (stats.mode & 0o077) !== 0) {
+    await handle.close();
+    throw new AuditFileError(
+      stats.isFile()
+        ? `AUDIT_LOG_FILE ${config.path} is accessible to group or others; run: chmod 600 ${config.path}`
+        : `AUDIT_LOG_FILE ${config.path} is not a regular file.`,
+    );
+  }
+  let durableSize = stats.size;
+  if (durableSize > 0) {
+    const last = Buffer.alloc(1);
+    const reader = await open(config.path, 'r');
+    await reader.read(last, 0, 1, durableSize - 1).finally(() => reader.close());
+    if (last[0] !== 0x0a) {
+      await handle.appendFile('\n');
+      await handle.datasync();
+      durableSize += 1;
+    }
+  }
+
+  let pending: Pending[] = [];
+  let flushing: Promise<void> | undefined;
+  let state: 'open' | 'broken' | 'closed' = 'open';
+
+  // Writes batches until none is pending. A failed write is cut back to the last durable size so
+  // that the file never holds a partial line; if even that fails, the sink stays broken (fail closed).
+  const flush = async (): Promise<void> => {
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      const text = batch.map((p) => p.line).join('');
+      let result: E.Either<AuditError, void>;
+      try {
+        await handle.appendFile(text);
+        await handle.datasync();
+        durableSize += Buffer.byteLength(text);
+        result = E.right(undefined);
+      } catch {
+        result = E.left(auditError('WriteFailed', true));
+        try {
+          await handle.truncate(durableSize);
+          await handle.datasync();
+        } catch {
+          state = 'broken';
+        }
+      }
+      for (const p of batch) p.settle(result);
+    }
+    flushing = undefined;
+  };
+
+  return {
+    append: (record: AuditRecord) => () =>
+      new Promise((settle) => {
+        if (state !== 'open') {
+          settle(E.left(auditError(state === 'closed' ? 'Closed' : 'WriteFailed')));
+          return;
+        }
+        pending.push({ line: `${JSON.stringify(record)}\n`, settle });
+        flushing ??= flush();
+      }),
+    close: async () => {
+      if (state === 'closed') return;
+      await flushing;
+      state = 'closed';
+      await handle.close();
+    },
+  };
+};
