@@ -1,0 +1,94 @@
+// The MCP server of the three tools, on the SDK's low-level Server: every tools/call for a known
+// tool reaches the audit combinator, whatever its arguments; an unknown tool is a protocol error.
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import * as E from 'fp-ts/lib/Either.js';
+import { z } from 'zod';
+import {
+  type AuditedTool,
+  type Deps,
+  type DomainError,
+  errorCodeOf,
+  internalError,
+  newCallContext,
+  type RequestId,
+  TOOLS,
+  ToolName,
+} from '@hipaa-fhir-mcp/core';
+import { TOOL_DEFINITIONS } from './toolDefinitions.js';
+import { toToolResult } from './toolResult.js';
+
+/** What the transport reports about each call, for the operational log: no arguments, no data. */
+export interface ToolCallEvent {
+  readonly tool: ToolName;
+  readonly requestId: RequestId;
+  readonly status: 'success' | 'error';
+  readonly errorCode: ReturnType<typeof errorCodeOf> | null;
+  readonly durationMs: number;
+}
+
+export interface McpServerConfig {
+  readonly name: string;
+  readonly version: string;
+  readonly deps: Deps;
+  readonly onToolCall?: (event: ToolCallEvent) => void;
+}
+
+export interface FhirMcpServer {
+  readonly server: Server;
+  /** Resolves when every call in flight has answered. */
+  readonly drain: () => Promise<void>;
+}
+
+// The SDK's own tools/call schema rejects a non-object `arguments` before any handler runs, which
+// would leave that call unaudited. This one takes any `arguments`; the core decodes them.
+const AnyToolCallRequest = z.object({
+  method: z.literal('tools/call'),
+  params: z.looseObject({ name: z.string(), arguments: z.unknown().optional() }),
+});
+
+export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
+  const server = new Server(
+    { name: config.name, version: config.version },
+    {
+      capabilities: { tools: {} },
+      instructions:
+        'Read-only access to FHIR R4 patient data. Patients are named by their FHIR id. Every tool call is ' +
+        'written to an audit log, in which the patient id appears only as a keyed hash.',
+    },
+  );
+  const inFlight = new Set<Promise<unknown>>();
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...TOOL_DEFINITIONS] }));
+
+  // Registered through Protocol's method so that Server's tools/call wrapper (see above) is bypassed.
+  Protocol.prototype.setRequestHandler.call(server, AnyToolCallRequest, async (request: z.infer<typeof AnyToolCallRequest>) => {
+    const tool = request.params.name;
+    if (!ToolName.is(tool)) throw new McpError(ErrorCode.InvalidParams, 'Unknown tool');
+    const call = newCallContext();
+    const started = performance.now();
+    const audited = TOOLS[tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
+    // The combinator does not reject; the catch keeps a broken promise from becoming a protocol error.
+    const running = audited(request.params.arguments ?? {}, call)(config.deps)().catch(
+      (): E.Either<DomainError, object> => E.left(internalError),
+    );
+    inFlight.add(running);
+    const outcome = await running.finally(() => inFlight.delete(running));
+    config.onToolCall?.({
+      tool,
+      requestId: call.requestId,
+      status: E.isRight(outcome) ? 'success' : 'error',
+      errorCode: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
+      durationMs: performance.now() - started,
+    });
+    return toToolResult(call.requestId, outcome);
+  });
+
+  return {
+    server,
+    drain: async () => {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+};
