@@ -57,7 +57,7 @@ describe('audit-file', () => {
     const first = await makeFileAuditSink({ path });
     await first.close();
     await chmod(path, 0o644);
-    await expect(makeFileAuditSink({ path })).rejects.toThrow(new AuditFileError(`AUDIT_LOG_FILE ${path} is accessible to group or others; run: chmod 600 ${path}`));
+    await expect(makeFileAuditSink({ path })).rejects.toThrow(new AuditFileError(`The audit log ${path} is accessible to group or others; run: chmod 600 ${path}`));
   });
 
   it('refuses a directory', async () => {

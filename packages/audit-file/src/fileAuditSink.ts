@@ -41,15 +41,15 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
   try {
     handle = await openFile(config.path, OPEN_FLAGS, 0o600);
   } catch (error) {
-    throw new AuditFileError(`AUDIT_LOG_FILE ${config.path} cannot be opened for appending (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+    throw new AuditFileError(`The audit log ${config.path} cannot be opened for appending (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
   }
   const stats = await handle.stat();
   if (!stats.isFile() || (stats.mode & 0o077) !== 0) {
     await handle.close();
     throw new AuditFileError(
       stats.isFile()
-        ? `AUDIT_LOG_FILE ${config.path} is accessible to group or others; run: chmod 600 ${config.path}`
-        : `AUDIT_LOG_FILE ${config.path} is not a regular file.`,
+        ? `The audit log ${config.path} is accessible to group or others; run: chmod 600 ${config.path}`
+        : `The audit log ${config.path} is not a regular file.`,
     );
   }
   let durableSize = stats.size;

@@ -37,8 +37,6 @@ export interface McpServerConfig {
 
 export interface FhirMcpServer {
   readonly server: Server;
-  /** Resolves when every call in flight has answered. */
-  readonly drain: () => Promise<void>;
 }
 
 // The SDK's own tools/call schema rejects a non-object `arguments` before any handler runs, which
@@ -58,7 +56,6 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
         'written to an audit log, in which the patient id appears only as a keyed hash.',
     },
   );
-  const inFlight = new Set<Promise<unknown>>();
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...TOOL_DEFINITIONS] }));
 
@@ -70,11 +67,9 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
     const started = performance.now();
     const audited = TOOLS[tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
     // The combinator does not reject; the catch keeps a broken promise from becoming a protocol error.
-    const running = audited(request.params.arguments ?? {}, call)(config.deps)().catch(
+    const outcome = await audited(request.params.arguments ?? {}, call)(config.deps)().catch(
       (): E.Either<DomainError, object> => E.left(internalError),
     );
-    inFlight.add(running);
-    const outcome = await running.finally(() => inFlight.delete(running));
     config.onToolCall?.({
       tool,
       requestId: call.requestId,
@@ -85,10 +80,5 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
     return toToolResult(call.requestId, outcome);
   });
 
-  return {
-    server,
-    drain: async () => {
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-    },
-  };
+  return { server };
 };

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// The `hipaa-fhir-mcp` command: serves the three tools over stdio (stdout is the protocol channel,
+// stderr the PHI-free operational log). Exits when stdin closes, after the audit log is flushed.
+import * as E from 'fp-ts/lib/Either.js';
+import { serveStdio } from '@hipaa-fhir-mcp/mcp-stdio';
+import { ENV_VARS } from './config.js';
+import { errorClassOf, makeOperationalLog, stackFramesOf } from './operationalLog.js';
+import { buildServer, SERVER_NAME, VERSION } from './wiring.js';
+
+const HELP = `${SERVER_NAME} ${VERSION}
+An MCP server (stdio) with three read-only FHIR R4 tools: get_patient, search_observations and
+get_medication_list. Every call writes one audit record; patient ids appear there only as a keyed
+HMAC-SHA-256.
+
+Usage: ${SERVER_NAME} [--help | --version]
+
+Environment (see README.md):
+  AUDIT_LOG_FILE       required: the JSON Lines audit log (created 0600)
+  AUDIT_HMAC_KEY       required unless AUDIT_HMAC_KEY_FILE: >= 32 random bytes as hex
+                       (openssl rand -hex 32)
+  AUDIT_HMAC_KEY_FILE  a 0600 file holding that hex key instead
+  CALLER_IDENTITY      who is calling, for the audit record (default: os-user:<login name>)
+  FHIR_DATA_DIR        a directory of FHIR R4 Bundle files (default: the embedded synthetic data)
+  FHIR_MAX_RESULTS     most Observations per search_observations call, 1-1000 (default 100)
+  FHIR_BASE_URL        reserved for the FHIR REST adapter (not in this version)
+`;
+
+const main = async (argv: readonly string[]): Promise<number> => {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (argv.includes('--version') || argv.includes('-v')) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`${SERVER_NAME}: unknown arguments; see ${SERVER_NAME} --help\n`);
+    return 2;
+  }
+
+  const log = makeOperationalLog();
+  for (const kind of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(kind, (thrown: unknown) => {
+      log({ event: 'process_error', kind, error_class: errorClassOf(thrown), stack_frames: stackFramesOf(thrown) });
+      process.exit(70);
+    });
+  }
+
+  const built = await buildServer(process.env, log);
+  if (E.isLeft(built)) {
+    const lines = built.left.map(({ variable, problem }) => `  ${variable}: ${problem}`);
+    process.stderr.write(`${SERVER_NAME} cannot start:\n${lines.join('\n')}\nVariables: ${ENV_VARS.join(', ')}.\n`);
+    return 2;
+  }
+  const running = built.right;
+  log({ event: 'server_started', version: VERSION, fhir_backend: 'files', audit_sink: 'file', key_id: running.keyId });
+
+  // A signal is handled like the end of input: stop reading, answer what was asked, flush, exit.
+  let reason: 'stdin_closed' | 'signal' = 'stdin_closed';
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      reason = 'signal';
+      process.stdin.destroy();
+      setTimeout(() => process.exit(1), 10_000).unref();
+    });
+  }
+  await serveStdio(running.mcp, (errorClass) => log({ event: 'transport_error', error_class: errorClass }));
+  await running.close();
+  log({ event: 'server_stopped', reason });
+  return 0;
+};
+
+process.exitCode = await main(process.argv.slice(2));

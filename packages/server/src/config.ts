@@ -1,0 +1,119 @@
+// Configuration from environment variables, decoded with io-ts. Every problem names its variable
+// and says how to fix it; no message ever repeats a value (keys are secrets, paths may be personal).
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { CallerIdentity, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
+import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
+
+/** Where the HMAC key comes from; the key itself is read by `loadHmacKey`. */
+export type KeySource = { readonly kind: 'env'; readonly hex: string } | { readonly kind: 'file'; readonly path: string };
+
+export interface Config {
+  readonly fhirDataDir: string;
+  readonly auditLogFile: string;
+  readonly keySource: KeySource;
+  readonly callerIdentity: CallerIdentity;
+  readonly maxObservations: number;
+}
+
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly problem: string;
+}
+
+export const KEY_HOW_TO =
+  `Generate one with: openssl rand -hex ${MIN_HMAC_KEY_BYTES}  (or: node -e "console.log(require('node:crypto').randomBytes(${MIN_HMAC_KEY_BYTES}).toString('hex'))")`;
+
+/** At least MIN_HMAC_KEY_BYTES bytes, written as hex; surrounding white space is ignored. */
+export const HexKey = new t.Type<string, string, unknown>(
+  'HexKey',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && /^(?:[0-9a-fA-F]{2}){32,}$/.test(u.trim()) && u.trim().length >= MIN_HMAC_KEY_BYTES * 2
+      ? t.success(u.trim().toLowerCase())
+      : t.failure(u, c),
+  (hex) => hex,
+);
+
+const IntFromString = (min: number, max: number) =>
+  new t.Type<number, string, unknown>(
+    `IntFromString(${min}..${max})`,
+    (u): u is number => typeof u === 'number',
+    (u, c) => {
+      const n = typeof u === 'string' && /^\d+$/.test(u) ? Number(u) : Number.NaN;
+      return Number.isInteger(n) && n >= min && n <= max ? t.success(n) : t.failure(u, c);
+    },
+    String,
+  );
+
+const MaxResults = IntFromString(1, 1000);
+const NonEmpty = t.refinement(t.string, (s) => s.trim() !== '', 'NonEmpty');
+
+/** Documented in the README's configuration table; keep the two in step. */
+export const ENV_VARS = [
+  'FHIR_BASE_URL',
+  'FHIR_DATA_DIR',
+  'FHIR_MAX_RESULTS',
+  'AUDIT_LOG_FILE',
+  'AUDIT_HMAC_KEY',
+  'AUDIT_HMAC_KEY_FILE',
+  'CALLER_IDENTITY',
+] as const;
+
+const set = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+};
+
+/** Decodes the environment into a Config, or lists every problem found. */
+export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()): E.Either<ConfigProblem[], Config> => {
+  const problems: ConfigProblem[] = [];
+  const problem = (variable: string, text: string): void => void problems.push({ variable, problem: text });
+
+  if (set(env, 'FHIR_BASE_URL') !== undefined) {
+    problem('FHIR_BASE_URL', 'the FHIR REST adapter is not part of this version yet; unset it to use FHIR_DATA_DIR (or the embedded data).');
+  }
+  const fhirDataDir = resolve(cwd, set(env, 'FHIR_DATA_DIR') ?? embeddedDataDir);
+
+  const auditPath = set(env, 'AUDIT_LOG_FILE');
+  if (auditPath === undefined || !NonEmpty.is(auditPath)) {
+    problem('AUDIT_LOG_FILE', 'is required: the path of the JSON Lines audit log (created 0600 if missing).');
+  }
+
+  const keyHex = set(env, 'AUDIT_HMAC_KEY');
+  const keyFile = set(env, 'AUDIT_HMAC_KEY_FILE');
+  let keySource: KeySource | undefined;
+  if (keyHex !== undefined && keyFile !== undefined) {
+    problem('AUDIT_HMAC_KEY', 'is set together with AUDIT_HMAC_KEY_FILE; set only one of them.');
+  } else if (keyFile !== undefined) {
+    keySource = { kind: 'file', path: resolve(cwd, keyFile) };
+  } else if (keyHex === undefined) {
+    problem('AUDIT_HMAC_KEY', `is required (or AUDIT_HMAC_KEY_FILE): at least ${MIN_HMAC_KEY_BYTES} random bytes as hex. ${KEY_HOW_TO}`);
+  } else {
+    const decoded = HexKey.decode(keyHex);
+    if (E.isLeft(decoded)) {
+      problem('AUDIT_HMAC_KEY', `must be at least ${MIN_HMAC_KEY_BYTES} bytes written as hex (${MIN_HMAC_KEY_BYTES * 2}+ hex digits). ${KEY_HOW_TO}`);
+    } else {
+      keySource = { kind: 'env', hex: decoded.right };
+    }
+  }
+
+  const caller = CallerIdentity.decode(set(env, 'CALLER_IDENTITY') ?? `os-user:${userInfo().username}`);
+  if (E.isLeft(caller)) problem('CALLER_IDENTITY', 'must be 1 to 256 printable ASCII characters, not starting or ending with a space.');
+
+  const maxResults = MaxResults.decode(set(env, 'FHIR_MAX_RESULTS') ?? '100');
+  if (E.isLeft(maxResults)) problem('FHIR_MAX_RESULTS', 'must be a whole number from 1 to 1000.');
+
+  if (problems.length > 0 || auditPath === undefined || keySource === undefined || E.isLeft(caller) || E.isLeft(maxResults)) {
+    return E.left(problems);
+  }
+  return E.right({
+    fhirDataDir,
+    auditLogFile: resolve(cwd, auditPath),
+    keySource,
+    callerIdentity: caller.right,
+    maxObservations: maxResults.right,
+  });
+};

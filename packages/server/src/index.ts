@@ -1,0 +1,5 @@
+// @hipaa-fhir-mcp/server: the wiring of hipaa-fhir-mcp, and the `hipaa-fhir-mcp` bin (./bin.js).
+export { type Config, type ConfigProblem, decodeConfig, ENV_VARS } from './config.js';
+export { keyIdOf, loadHmacKey } from './keys.js';
+export { type LogEvent, makeOperationalLog, type OperationalLog } from './operationalLog.js';
+export { buildServer, type RunningServer, SERVER_NAME, VERSION } from './wiring.js';

@@ -1,0 +1,42 @@
+// The env/file KeyProvider: the HMAC key is the hex-decoded bytes of AUDIT_HMAC_KEY or of the
+// contents of AUDIT_HMAC_KEY_FILE (white space trimmed). A key file must not be readable by others.
+import { createHmac } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import * as E from 'fp-ts/lib/Either.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { type HmacKey, type KeyProvider, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
+import { type ConfigProblem, HexKey, KEY_HOW_TO, type KeySource } from './config.js';
+
+/**
+ * A public name for a key: HMAC-SHA-256(key, "hipaa-fhir-mcp key id"), first 16 hex digits. It lets
+ * an auditor tell which key made a record without revealing anything about the key.
+ */
+export const keyIdOf = (bytes: Uint8Array): string =>
+  `k-${createHmac('sha256', bytes).update('hipaa-fhir-mcp key id').digest('hex').slice(0, 16)}`;
+
+const fromHex = (hex: string): HmacKey => {
+  const bytes = Uint8Array.from(Buffer.from(hex, 'hex'));
+  return { id: keyIdOf(bytes), bytes };
+};
+
+/** Reads the key once, at start. */
+export const loadHmacKey = async (source: KeySource): Promise<E.Either<ConfigProblem, HmacKey>> => {
+  if (source.kind === 'env') return E.right(fromHex(source.hex));
+  const variable = 'AUDIT_HMAC_KEY_FILE';
+  try {
+    const info = await stat(source.path);
+    if (!info.isFile()) return E.left({ variable, problem: 'is not a regular file.' });
+    if ((info.mode & 0o077) !== 0) {
+      return E.left({ variable, problem: 'is readable or writable by group or others; run: chmod 600 on it.' });
+    }
+    const decoded = HexKey.decode(await readFile(source.path, 'utf8'));
+    if (E.isLeft(decoded)) {
+      return E.left({ variable, problem: `must hold at least ${MIN_HMAC_KEY_BYTES} bytes written as hex. ${KEY_HOW_TO}` });
+    }
+    return E.right(fromHex(decoded.right));
+  } catch {
+    return E.left({ variable, problem: 'cannot be read.' });
+  }
+};
+
+export const staticKeyProvider = (key: HmacKey): KeyProvider => ({ hmacKey: () => TE.right(key) });

@@ -1,0 +1,79 @@
+// The composition root: configuration → adapters → core → MCP server. The only place that builds
+// `Deps`; the only place that knows which adapter serves which port.
+import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import * as E from 'fp-ts/lib/Either.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { AuditFileError, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
+import type { Deps } from '@hipaa-fhir-mcp/core';
+import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
+import { createMcpServer, type FhirMcpServer } from '@hipaa-fhir-mcp/mcp-stdio';
+import { type ConfigProblem, decodeConfig } from './config.js';
+import { loadHmacKey, staticKeyProvider } from './keys.js';
+import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
+
+export const SERVER_NAME = 'hipaa-fhir-mcp';
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface RunningServer {
+  readonly mcp: FhirMcpServer;
+  readonly keyId: string;
+  /** Flushes and closes the audit sink. Call once the transport has answered everything. */
+  readonly close: () => Promise<void>;
+}
+
+/** Why the server cannot start: configuration problems, each naming its variable. */
+export type StartFailure = readonly ConfigProblem[];
+
+/** Builds everything from the environment; nothing is served yet. */
+export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): Promise<E.Either<StartFailure, RunningServer>> => {
+  const config = decodeConfig(env);
+  if (E.isLeft(config)) return config;
+  const { fhirDataDir, auditLogFile, keySource, callerIdentity, maxObservations } = config.right;
+
+  const key = await loadHmacKey(keySource);
+  if (E.isLeft(key)) return E.left([key.left]);
+
+  const dataDir = await stat(fhirDataDir).catch(() => undefined);
+  if (dataDir?.isDirectory() !== true) {
+    return E.left([{ variable: 'FHIR_DATA_DIR', problem: 'is not a readable directory of FHIR Bundle files.' }]);
+  }
+
+  let audit;
+  try {
+    audit = await makeFileAuditSink({ path: auditLogFile });
+  } catch (error) {
+    if (error instanceof AuditFileError) return E.left([{ variable: 'AUDIT_LOG_FILE', problem: error.message }]);
+    throw error;
+  }
+
+  const deps: Deps = {
+    fhir: makeFilesFhirRepository({ dir: fhirDataDir }),
+    audit,
+    identity: { identify: () => TE.right(callerIdentity) },
+    keys: staticKeyProvider(key.right),
+    clock: { now: () => new Date() },
+    limits: { maxObservations },
+    reportDefect: (defect, where) =>
+      log({ event: 'defect', tool: where.tool, request_id: where.requestId, error_class: errorClassOf(defect), stack_frames: stackFramesOf(defect) }),
+  };
+  const mcp = createMcpServer({
+    name: SERVER_NAME,
+    version: VERSION,
+    deps,
+    onToolCall: (call) =>
+      log({
+        event: 'tool_call',
+        tool: call.tool,
+        request_id: call.requestId,
+        status: call.status,
+        error_code: call.errorCode,
+        duration_ms: Math.round(call.durationMs * 10) / 10,
+      }),
+  });
+  return E.right({
+    mcp,
+    keyId: key.right.id,
+    close: audit.close,
+  });
+};
