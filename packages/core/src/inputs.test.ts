@@ -30,7 +30,7 @@ describe('decodeToolInput', () => {
   });
 
   it('never carries the offending value in the error', () => {
-    const secret = 'Jane Doe 999-12-3456';
+    const secret = 'Jane Doe, born in 1985';
     const result = decodeSearch({ patient_id: secret, code: `${secret}|x` });
     expect(JSON.stringify(result)).not.toContain(secret);
   });

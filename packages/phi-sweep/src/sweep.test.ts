@@ -1,0 +1,100 @@
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sweepPaths } from './cli.js';
+import { encodedForms, findIdentifiers, findShapes, identifiersOfBundle } from './sweep.js';
+
+// Built at run time so that this file itself holds no identifier shapes.
+const ssn = ['123', '45', '6789'].join('-');
+const phone = ['555', '867', '5309'].join('-');
+
+describe('findShapes', () => {
+  it('finds SSN, US phone, email, MRN and birth-date shapes, with line and column only', () => {
+    const text = `ok line\nssn ${ssn}\ncall (555) 867-5309 or +1 ${phone}\nmail jane.roe@hospital.org\nMRN: 00123456\n{"birthDate": "1985-08-20"}`;
+    const findings = findShapes(text);
+    expect(findings.map((f) => [f.kind, f.line])).toStrictEqual([
+      ['ssn', 2],
+      ['us-phone', 3],
+      ['us-phone', 3],
+      ['email', 4],
+      ['mrn', 5],
+      ['birth-date', 6],
+    ]);
+    expect(findings[0]).toStrictEqual({ kind: 'ssn', line: 2, column: 5 });
+    expect(JSON.stringify(findings)).not.toContain('6789');
+  });
+
+  it('leaves alone what merely looks close: UUIDs, ISO dates, versions, hashes, reserved example emails', () => {
+    const text = [
+      '4e122e91-c63f-4112-a778-6ccf5abfd6f2',
+      '2026-01-02T03:04:05.678Z and 2019-05-22',
+      'version 10.34.9, 1.32.2',
+      'sha 3ed766fc19733ab431e084c4b458a8cd9296b690c94af4ea5cf4b77da13d2999',
+      'dr.who@example.org, ops@clinic.test',
+      'a birth date field without a value: birthDate',
+    ].join('\n');
+    expect(findShapes(text)).toStrictEqual([]);
+  });
+});
+
+describe('literal identifiers', () => {
+  const bundle = {
+    entry: [
+      {
+        resource: {
+          resourceType: 'Patient',
+          id: 'pt-0001',
+          identifier: [{ type: { coding: [{ code: 'SS' }] }, value: ssn }, { type: { coding: [{ code: 'MR' }] }, value: 'pt-0001' }],
+          name: [{ given: ['Carla'], family: 'Echevarría' }],
+          telecom: [{ system: 'phone', value: phone }],
+          address: [{ line: ['12 Main St'], postalCode: '02134' }],
+          birthDate: '2005-05-03',
+        },
+      },
+      { resource: { resourceType: 'Observation', id: 'not-a-patient' } },
+    ],
+  };
+
+  it('takes every identifier of every Patient, merging equal values', () => {
+    expect(identifiersOfBundle(bundle)).toStrictEqual([
+      { label: 'patient-id/mrn', value: 'pt-0001' },
+      { label: 'ssn', value: ssn },
+      { label: 'name', value: 'Carla Echevarría' },
+      { label: 'family-name', value: 'Echevarría' },
+      { label: 'phone', value: phone },
+      { label: 'address', value: '12 Main St' },
+      { label: 'postal-code', value: '02134' },
+      { label: 'birth-date', value: '2005-05-03' },
+    ]);
+  });
+
+  it('finds them plain, URL-encoded and JSON-escaped', () => {
+    expect(encodedForms('Echevarría')).toStrictEqual(['Echevarría', 'Echevarr%C3%ADa']);
+    const ids = identifiersOfBundle(bundle);
+    const text = `GET /Patient?name=Echevarr%C3%ADa\n{"msg":"12 Main St"}\n{"n":"Carla Echevarr\\u00eda"}`;
+    expect(findIdentifiers(text, ids).map((f) => [f.label, f.line])).toStrictEqual([
+      ['family-name', 1],
+      ['address', 2],
+    ]);
+    expect(findIdentifiers(JSON.stringify({ n: 'say "pt-0001"' }), ids)).toHaveLength(1);
+  });
+});
+
+describe('sweepPaths', () => {
+  it('sweeps a tree, skips exempt paths with their reason and binary files, and counts bytes', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'phi-sweep-'));
+    await mkdir(join(root, 'fixtures'));
+    await mkdir(join(root, 'node_modules'));
+    await writeFile(join(root, 'clean.txt'), 'nothing here\n');
+    await writeFile(join(root, 'leak.log'), `line one\nssn=${ssn}\n`);
+    await writeFile(join(root, 'fixtures', 'synthetic.json'), `{"ssn":"${ssn}"}`);
+    await writeFile(join(root, 'node_modules', 'dep.js'), `// ${ssn}`);
+    await writeFile(join(root, 'blob.bin'), Buffer.from([0, 1, 2, ...Buffer.from(ssn)]));
+    const report = await sweepPaths(['.'], { root, exemptions: [{ path: 'fixtures', reason: 'synthetic' }] });
+    expect(report.findings).toStrictEqual([{ path: 'leak.log', kind: 'ssn', line: 2, column: 5 }]);
+    expect(report.exempted).toStrictEqual([{ path: 'fixtures', reason: 'synthetic' }]);
+    expect(report.files).toBe(2);
+    expect(report.bytes).toBe('nothing here\n'.length + `line one\nssn=${ssn}\n`.length);
+  });
+});

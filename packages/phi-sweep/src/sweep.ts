@@ -1,0 +1,113 @@
+// Finds identifiers in text: by shape (SSN, US phone, email, MRN, a birth date under a birth-date
+// key) and by literal value (a given patient's id, names, SSN, phone…, also URL-encoded and JSON-escaped).
+// A finding says where and what kind, never the matched text: sweep reports land in CI logs too.
+
+export type FindingKind = 'ssn' | 'us-phone' | 'email' | 'mrn' | 'birth-date' | 'identifier';
+
+export interface Finding {
+  readonly kind: FindingKind;
+  /** For `identifier`: which kind of identifier (e.g. `ssn`, `name`), never its value. */
+  readonly label?: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+const SHAPES: readonly (readonly [FindingKind, RegExp])[] = [
+  ['ssn', /(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])/g],
+  ['us-phone', /(?<![\w-])(?:\+1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])/g],
+  ['email', /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g],
+  ['mrn', /\bMRN\s*[:#=]?\s*\d[\d-]{3,}/gi],
+  ['birth-date', /["']?\b(?:birth_?date|date_?of_?birth|dob)\b["']?\s*[:=]\s*["']?\d{4}-\d{2}-\d{2}/gi],
+];
+
+// RFC 2606 / 6761 names reserved for examples and tests are not anyone's address.
+const RESERVED_EMAIL = /@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|invalid|test|localhost))$/i;
+
+const position = (text: string, index: number): { line: number; column: number } => {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < index; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: index - lineStart + 1 };
+};
+
+/** Identifier shapes in `text`. */
+export const findShapes = (text: string): Finding[] => {
+  const findings: Finding[] = [];
+  for (const [kind, pattern] of SHAPES) {
+    for (const match of text.matchAll(pattern)) {
+      if (kind === 'email' && RESERVED_EMAIL.test(match[0])) continue;
+      findings.push({ kind, ...position(text, match.index) });
+    }
+  }
+  return findings.sort((a, b) => a.line - b.line || a.column - b.column);
+};
+
+/** One identifier to look for, labelled by what it is. */
+export interface Identifier {
+  readonly label: string;
+  readonly value: string;
+}
+
+/** The forms in which a value can land in a sink: as is, URL-encoded, JSON-escaped. */
+export const encodedForms = (value: string): string[] => {
+  const forms = new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]);
+  return [...forms].filter((form) => form !== '');
+};
+
+/** Occurrences of any identifier (in any encoded form) in `text`. */
+export const findIdentifiers = (text: string, identifiers: readonly Identifier[]): Finding[] => {
+  const findings: Finding[] = [];
+  for (const identifier of identifiers) {
+    for (const form of encodedForms(identifier.value)) {
+      for (let i = text.indexOf(form); i !== -1; i = text.indexOf(form, i + 1)) {
+        findings.push({ kind: 'identifier', label: identifier.label, ...position(text, i) });
+      }
+    }
+  }
+  return findings;
+};
+
+const IDENTIFIER_TYPE_LABELS: Readonly<Record<string, string>> = {
+  SS: 'ssn',
+  MR: 'mrn',
+  DL: 'drivers-licence',
+  PPN: 'passport',
+};
+
+/**
+ * The identifiers of every Patient in a FHIR Bundle: id, identifier values (SSN, MRN, licence,
+ * passport…), names, telecom values, address lines and postal codes, birth date. Values shorter
+ * than four characters are left out (they would match everywhere).
+ */
+export const identifiersOfBundle = (bundle: { entry?: readonly { resource?: unknown }[] }): Identifier[] => {
+  const labels = new Map<string, string[]>();
+  const add = (label: string, value: unknown): void => {
+    if (typeof value !== 'string' || value.trim().length < 4) return;
+    const known = labels.get(value.trim());
+    if (known === undefined) labels.set(value.trim(), [label]);
+    else if (!known.includes(label)) known.push(label);
+  };
+  for (const entry of bundle.entry ?? []) {
+    const patient = entry.resource as fhir4.Patient | undefined;
+    if (patient?.resourceType !== 'Patient') continue;
+    add('patient-id', patient.id);
+    for (const identifier of patient.identifier ?? []) {
+      const code = identifier.type?.coding?.[0]?.code ?? '';
+      add(IDENTIFIER_TYPE_LABELS[code] ?? 'identifier', identifier.value);
+    }
+    for (const name of patient.name ?? []) {
+      add('name', [...(name.given ?? []), name.family].filter(Boolean).join(' '));
+      add('family-name', name.family);
+    }
+    for (const telecom of patient.telecom ?? []) add(telecom.system === 'email' ? 'email' : 'phone', telecom.value);
+    for (const address of patient.address ?? []) {
+      for (const line of address.line ?? []) add('address', line);
+      add('postal-code', address.postalCode);
+    }
+    add('birth-date', patient.birthDate);
+  }
+  return [...labels].map(([value, names]) => ({ label: names.join('/'), value }));
+};
