@@ -2,6 +2,7 @@
 // `Deps`; the only place that knows which adapter serves which port.
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { AuditFileError, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
@@ -77,3 +78,6 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
     close: audit.close,
   });
 };
+
+/** The built `hipaa-fhir-mcp` bin, for spawning it (from source or dist alike). */
+export const BIN_PATH: string = fileURLToPath(new URL('../dist/bin.js', import.meta.url));

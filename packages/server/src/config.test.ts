@@ -1,0 +1,57 @@
+import { userInfo } from 'node:os';
+import * as E from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
+import { decodeConfig } from './config.js';
+
+const KEY = 'ab'.repeat(32);
+const base = { AUDIT_LOG_FILE: 'audit.jsonl', AUDIT_HMAC_KEY: KEY };
+
+describe('decodeConfig', () => {
+  it('needs only the audit log and the key; the rest has defaults', () => {
+    expect(decodeConfig(base, '/srv')).toStrictEqual(
+      E.right({
+        fhirDataDir: embeddedDataDir,
+        auditLogFile: '/srv/audit.jsonl',
+        keySource: { kind: 'env', hex: KEY },
+        callerIdentity: `os-user:${userInfo().username}`,
+        maxObservations: 100,
+      }),
+    );
+  });
+
+  it('names every missing variable and says how to make a key', () => {
+    const result = decodeConfig({}, '/srv');
+    if (E.isRight(result)) throw new Error('expected problems');
+    expect(result.left.map((p) => p.variable)).toStrictEqual(['AUDIT_LOG_FILE', 'AUDIT_HMAC_KEY']);
+    expect(result.left[1]?.problem).toContain('openssl rand -hex 32');
+  });
+
+  it('refuses a key under 32 bytes, or not hex, without repeating it', () => {
+    for (const bad of ['ab'.repeat(31), `${'ab'.repeat(32)}z`, 'correct horse battery staple correct horse battery staple x']) {
+      const result = decodeConfig({ ...base, AUDIT_HMAC_KEY: bad });
+      if (E.isRight(result)) throw new Error('expected a problem');
+      expect(result.left).toHaveLength(1);
+      expect(result.left[0]?.variable).toBe('AUDIT_HMAC_KEY');
+      expect(JSON.stringify(result.left)).not.toContain(bad);
+    }
+  });
+
+  it('accepts a key file instead, but not both', () => {
+    const fromFile = decodeConfig({ AUDIT_LOG_FILE: 'a', AUDIT_HMAC_KEY_FILE: 'k.hex' }, '/srv');
+    expect(E.isRight(fromFile) && fromFile.right.keySource).toStrictEqual({ kind: 'file', path: '/srv/k.hex' });
+    const both = decodeConfig({ ...base, AUDIT_HMAC_KEY_FILE: 'k.hex' });
+    expect(E.isLeft(both) && both.left.map((p) => p.variable)).toStrictEqual(['AUDIT_HMAC_KEY']);
+  });
+
+  it('checks the caller identity, the result cap and the reserved FHIR_BASE_URL', () => {
+    const result = decodeConfig({ ...base, CALLER_IDENTITY: 'dr\nwho', FHIR_MAX_RESULTS: '0', FHIR_BASE_URL: 'https://r4.smarthealthit.org' });
+    expect(E.isLeft(result) && result.left.map((p) => p.variable).sort()).toStrictEqual(['CALLER_IDENTITY', 'FHIR_BASE_URL', 'FHIR_MAX_RESULTS']);
+    const ok = decodeConfig({ ...base, CALLER_IDENTITY: 'dr.who@clinic.example', FHIR_MAX_RESULTS: '1000', FHIR_DATA_DIR: 'data' }, '/srv');
+    expect(E.isRight(ok) && [ok.right.callerIdentity, ok.right.maxObservations, ok.right.fhirDataDir]).toStrictEqual([
+      'dr.who@clinic.example',
+      1000,
+      '/srv/data',
+    ]);
+  });
+});
