@@ -82,7 +82,7 @@ const IDENTIFIER_TYPE_LABELS: Readonly<Record<string, string>> = {
  * passport…), names, telecom values, address lines and postal codes, birth date. Values shorter
  * than four characters are left out (they would match everywhere).
  */
-export const identifiersOfBundle = (bundle: { entry?: readonly { resource?: unknown }[] }): Identifier[] => {
+export const identifiersOfBundle = (bundle: { entry?: readonly { resource?: unknown }[] | undefined }): Identifier[] => {
   const labels = new Map<string, string[]>();
   const add = (label: string, value: unknown): void => {
     if (typeof value !== 'string' || value.trim().length < 4) return;
