@@ -241,7 +241,7 @@ describe('the audit invariant, for any sequence of calls and outcomes', () => {
                 searchActiveMedicationRequests: () => respond({ medicationRequests: [], medications: [] }),
               }),
             });
-            const result = await run();
+            const result: E.Either<DomainError, unknown> = await run();
             attempted++;
             if (kind === 'sinkFails') expect(result).toStrictEqual(E.left(auditUnavailable));
             if (E.isRight(result)) expect(deps.audit.records.at(-1)?.request_id).toBe(call(index).requestId);
