@@ -28,6 +28,13 @@ const requestIdSchema = {
   description: 'The id of this call in the audit log; quote it when asking about this call.',
 } as const;
 
+const patientOnlyInput: Tool['inputSchema'] = {
+  type: 'object',
+  properties: { patient_id: patientIdSchema },
+  required: ['patient_id'],
+  additionalProperties: false,
+};
+
 const annotations = { readOnlyHint: true, idempotentHint: true, openWorldHint: false } as const;
 
 export const TOOL_DEFINITIONS: readonly (Tool & { name: ToolName })[] = [
@@ -38,12 +45,7 @@ export const TOOL_DEFINITIONS: readonly (Tool & { name: ToolName })[] = [
       "Read one patient's FHIR R4 Patient resource by FHIR id: name, gender, birth date, deceased status, address " +
       'and contact details. Use it to confirm who the patient is before reading their clinical data. ' +
       'Every call is recorded in an audit log (the patient id only as a keyed hash).',
-    inputSchema: {
-      type: 'object',
-      properties: { patient_id: patientIdSchema },
-      required: ['patient_id'],
-      additionalProperties: false,
-    },
+    inputSchema: patientOnlyInput,
     outputSchema: {
       type: 'object',
       properties: { request_id: requestIdSchema, patient: resourceSchema('Patient') },
@@ -83,12 +85,7 @@ export const TOOL_DEFINITIONS: readonly (Tool & { name: ToolName })[] = [
       "List one patient's active medication orders: FHIR R4 MedicationRequests with status active, plus the " +
       'Medication resources they reference. Stopped, completed, cancelled and on-hold orders are left out. ' +
       'Every call is audited.',
-    inputSchema: {
-      type: 'object',
-      properties: { patient_id: patientIdSchema },
-      required: ['patient_id'],
-      additionalProperties: false,
-    },
+    inputSchema: patientOnlyInput,
     outputSchema: {
       type: 'object',
       properties: {
