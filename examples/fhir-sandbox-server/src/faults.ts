@@ -1,0 +1,24 @@
+// The faults the sandbox can inject, one per request, in the order queued: what real FHIR servers
+// and the networks in front of them do (fail, stall, reset, redirect, lie about content, ignore params).
+
+export type Fault =
+  | { readonly kind: 'status'; readonly status: number; readonly retryAfterSeconds?: number }
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'malformed-json' }
+  | { readonly kind: 'html-error-page' }
+  | { readonly kind: 'wrong-content-type' }
+  /** A 404 whose OperationOutcome (and a header) echo the request path, as many servers do. */
+  | { readonly kind: 'not-found-echoing-path' }
+  /** A 500 whose body and headers echo the full request URL, query included. */
+  | { readonly kind: 'error-echoing-request' }
+  | { readonly kind: 'redirect'; readonly location: string }
+  /** A search page whose `next` link points at another origin. */
+  | { readonly kind: 'foreign-next-link'; readonly origin: string }
+  | { readonly kind: 'oversized'; readonly bytes: number }
+  /** Answers a search as if the `patient` parameter had not been sent (everyone's data). */
+  | { readonly kind: 'drop-patient-param' }
+  /** Answers a Patient read with another patient. */
+  | { readonly kind: 'wrong-patient' };
+
+export type FaultKind = Fault['kind'];
