@@ -1,0 +1,113 @@
+// SMART Backend Services (SMART App Launch 2.2, backend-services.md): discover the token endpoint
+// from `.well-known/smart-configuration`, then `client_credentials` with a private_key_jwt assertion
+// (RS384 or ES384, `kid`, unique `jti`, exp ≤ 5 min). Tokens live in memory only and are never logged.
+import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
+import * as E from 'fp-ts/lib/Either.js';
+import got, { HTTPError } from 'got';
+import { SignJWT } from 'jose';
+import { type FhirError, fhirError } from '@hipaa-fhir-mcp/core';
+import type { FhirAuth } from './auth.js';
+
+export interface SmartBackendConfig {
+  /** The FHIR base URL; its `.well-known/smart-configuration` names the token endpoint. */
+  readonly baseUrl: string;
+  readonly clientId: string;
+  /** PKCS#8, SEC1 or PKCS#1 PEM of an RSA key (RS384) or a P-384 EC key (ES384). */
+  readonly privateKeyPem: string;
+  /** The `kid` of the matching public key in the client's registered JWKS. */
+  readonly keyId: string;
+  /** Space-separated SMART v2 scopes. */
+  readonly scopes: string;
+  readonly timeoutMs: number;
+  /** Renew this long before the token's expiry. Default 30 s. */
+  readonly renewBeforeMs?: number;
+}
+
+export const DEFAULT_SMART_SCOPES = 'system/Patient.rs system/Observation.rs system/MedicationRequest.rs system/Medication.rs';
+
+/** The key is unusable for SMART Backend Services; the message names the problem, never the key. */
+export class SmartKeyError extends Error {
+  override readonly name = 'SmartKeyError';
+}
+
+const signingAlgorithm = (key: KeyObject): 'RS384' | 'ES384' => {
+  if (key.asymmetricKeyType === 'rsa') return 'RS384';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1') return 'ES384';
+  throw new SmartKeyError('The SMART private key must be RSA (RS384) or EC P-384 (ES384).');
+};
+
+export const smartBackendAuth = (config: SmartBackendConfig): FhirAuth => {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(config.privateKeyPem);
+  } catch {
+    throw new SmartKeyError('The SMART private key is not a readable PEM private key.');
+  }
+  const alg = signingAlgorithm(key);
+  const base = config.baseUrl.endsWith('/') ? config.baseUrl : `${config.baseUrl}/`;
+  const http = got.extend({ timeout: { request: config.timeoutMs }, retry: { limit: 1 }, followRedirect: false });
+  const renewBeforeMs = config.renewBeforeMs ?? 30_000;
+
+  let tokenEndpoint: string | undefined;
+  let cached: { readonly header: string; readonly renewAt: number } | undefined;
+  let inFlight: Promise<E.Either<FhirError, string>> | undefined;
+
+  const discover = async (): Promise<string> => {
+    tokenEndpoint ??= ((await http.get(new URL('.well-known/smart-configuration', base)).json()) as { token_endpoint?: unknown })
+      .token_endpoint as string;
+    if (typeof tokenEndpoint !== 'string' || !/^https?:\/\//.test(tokenEndpoint)) {
+      tokenEndpoint = undefined;
+      throw new TypeError('no token_endpoint');
+    }
+    return tokenEndpoint;
+  };
+
+  const fetchToken = async (): Promise<E.Either<FhirError, string>> => {
+    try {
+      const endpoint = await discover();
+      const assertion = await new SignJWT({})
+        .setProtectedHeader({ alg, kid: config.keyId, typ: 'JWT' })
+        .setIssuer(config.clientId)
+        .setSubject(config.clientId)
+        .setAudience(endpoint)
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('4m')
+        .sign(key);
+      const response = (await http
+        .post(endpoint, {
+          form: {
+            grant_type: 'client_credentials',
+            scope: config.scopes,
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: assertion,
+          },
+        })
+        .json()) as { access_token?: unknown; expires_in?: unknown; token_type?: unknown };
+      if (typeof response.access_token !== 'string' || response.access_token === '') return E.left(fhirError('AuthFailed'));
+      const lifetimeMs = (typeof response.expires_in === 'number' ? response.expires_in : 300) * 1000;
+      const header = `Bearer ${response.access_token}`;
+      cached = { header, renewAt: Date.now() + Math.max(lifetimeMs - renewBeforeMs, lifetimeMs / 2) };
+      return E.right(header);
+    } catch (error) {
+      // The token endpoint's error body is not copied: it may echo the assertion.
+      if (error instanceof HTTPError && error.response.statusCode < 500) return E.left(fhirError('AuthFailed'));
+      return E.left(fhirError('Unavailable', true));
+    }
+  };
+
+  return {
+    renewable: true,
+    invalidate: () => {
+      cached = undefined;
+    },
+    authorization: async () => {
+      if (cached !== undefined && Date.now() < cached.renewAt) return E.right(cached.header);
+      // Concurrent calls share one token request.
+      inFlight ??= fetchToken().finally(() => {
+        inFlight = undefined;
+      });
+      return inFlight;
+    },
+  };
+};
