@@ -13,7 +13,7 @@ export type Fault =
   /** A 500 whose body and headers echo the full request URL, query included. */
   | { readonly kind: 'error-echoing-request' }
   | { readonly kind: 'redirect'; readonly location: string }
-  /** A search page whose `next` link points at another origin. */
+  /** A search page with a `next` link to another origin (whether or not more results exist). */
   | { readonly kind: 'foreign-next-link'; readonly origin: string }
   | { readonly kind: 'oversized'; readonly bytes: number }
   /** Answers a search as if the `patient` parameter had not been sent (everyone's data). */

@@ -170,12 +170,11 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     for (const [k, v] of url.searchParams) if (!(fault?.kind === 'drop-patient-param' && k === 'patient')) self.searchParams.set(k, v);
     const link: fhir4.BundleLink[] = [{ relation: 'self', url: self.href }];
     const total = bundle.total ?? entries.length;
-    if (offset + count < total) {
-      const next = new URL(self.href);
-      next.searchParams.set('_count', String(count));
-      next.searchParams.set('_offset', String(offset + count));
-      link.push({ relation: 'next', url: fault?.kind === 'foreign-next-link' ? `${fault.origin}${next.pathname}${next.search}` : next.href });
-    }
+    const next = new URL(self.href);
+    next.searchParams.set('_count', String(count));
+    next.searchParams.set('_offset', String(offset + count));
+    if (fault?.kind === 'foreign-next-link') link.push({ relation: 'next', url: `${fault.origin}${next.pathname}${next.search}` });
+    else if (offset + count < total) link.push({ relation: 'next', url: next.href });
     return [200, { resourceType: 'Bundle', type: 'searchset', total, link, entry: entries }];
   };
 

@@ -16,8 +16,8 @@ export interface SmartBackendConfig {
   readonly privateKeyPem: string;
   /** The `kid` of the matching public key in the client's registered JWKS. */
   readonly keyId: string;
-  /** Space-separated SMART v2 scopes. */
-  readonly scopes: string;
+  /** Space-separated SMART v2 scopes; default DEFAULT_SMART_SCOPES. */
+  readonly scopes?: string | undefined;
   readonly timeoutMs: number;
   /** Renew this long before the token's expiry. Default 30 s. */
   readonly renewBeforeMs?: number;
@@ -78,7 +78,7 @@ export const smartBackendAuth = (config: SmartBackendConfig): FhirAuth => {
         .post(endpoint, {
           form: {
             grant_type: 'client_credentials',
-            scope: config.scopes,
+            scope: config.scopes ?? DEFAULT_SMART_SCOPES,
             client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
             client_assertion: assertion,
           },

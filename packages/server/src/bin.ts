@@ -21,8 +21,13 @@ Environment (see README.md):
   AUDIT_HMAC_KEY_FILE  a 0600 file holding that hex key instead
   CALLER_IDENTITY      who is calling, for the audit record (default: os-user:<login name>)
   FHIR_DATA_DIR        a directory of FHIR R4 Bundle files (default: the embedded synthetic data)
+  FHIR_BASE_URL        a FHIR R4 REST server instead (https; http only on loopback)
+  FHIR_AUTH            none (default), bearer or smart-backend
+  FHIR_AUTH_TOKEN      the bearer token, with FHIR_AUTH=bearer
+  SMART_CLIENT_ID, SMART_PRIVATE_KEY_FILE, SMART_KEY_ID, SMART_SCOPES
+                       SMART Backend Services client, with FHIR_AUTH=smart-backend
+  FHIR_TIMEOUT_MS      per attempt, 100-120000 (default 10000; up to 3 attempts)
   FHIR_MAX_RESULTS     most Observations per search_observations call, 1-1000 (default 100)
-  FHIR_BASE_URL        reserved for the FHIR REST adapter (not in this version)
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {
@@ -54,7 +59,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
     return 2;
   }
   const running = built.right;
-  log({ event: 'server_started', version: VERSION, fhir_backend: 'files', audit_sink: 'file', key_id: running.keyId });
+  log({ event: 'server_started', version: VERSION, fhir_backend: running.fhirBackend, audit_sink: 'file', key_id: running.keyId });
 
   // A signal is handled like the end of input: stop reading, answer what was asked, flush, exit.
   let reason: 'stdin_closed' | 'signal' = 'stdin_closed';

@@ -11,7 +11,7 @@ describe('decodeConfig', () => {
   it('needs only the audit log and the key; the rest has defaults', () => {
     expect(decodeConfig(base, '/srv')).toStrictEqual(
       E.right({
-        fhirDataDir: embeddedDataDir,
+        fhir: { kind: 'files', dir: embeddedDataDir },
         auditLogFile: '/srv/audit.jsonl',
         keySource: { kind: 'env', hex: KEY },
         callerIdentity: `os-user:${userInfo().username}`,
@@ -44,14 +44,42 @@ describe('decodeConfig', () => {
     expect(E.isLeft(both) && both.left.map((p) => p.variable)).toStrictEqual(['AUDIT_HMAC_KEY']);
   });
 
-  it('checks the caller identity, the result cap and the reserved FHIR_BASE_URL', () => {
-    const result = decodeConfig({ ...base, CALLER_IDENTITY: 'dr\nwho', FHIR_MAX_RESULTS: '0', FHIR_BASE_URL: 'https://r4.smarthealthit.org' });
-    expect(E.isLeft(result) && result.left.map((p) => p.variable).sort()).toStrictEqual(['CALLER_IDENTITY', 'FHIR_BASE_URL', 'FHIR_MAX_RESULTS']);
+  it('checks the caller identity and the result cap', () => {
+    const result = decodeConfig({ ...base, CALLER_IDENTITY: 'dr\nwho', FHIR_MAX_RESULTS: '0' });
+    expect(E.isLeft(result) && result.left.map((p) => p.variable).sort()).toStrictEqual(['CALLER_IDENTITY', 'FHIR_MAX_RESULTS']);
     const ok = decodeConfig({ ...base, CALLER_IDENTITY: 'dr.who@clinic.example', FHIR_MAX_RESULTS: '1000', FHIR_DATA_DIR: 'data' }, '/srv');
-    expect(E.isRight(ok) && [ok.right.callerIdentity, ok.right.maxObservations, ok.right.fhirDataDir]).toStrictEqual([
+    expect(E.isRight(ok) && [ok.right.callerIdentity, ok.right.maxObservations, ok.right.fhir]).toStrictEqual([
       'dr.who@clinic.example',
       1000,
-      '/srv/data',
+      { kind: 'files', dir: '/srv/data' },
     ]);
+  });
+
+  it('selects a FHIR REST server by FHIR_BASE_URL, with its auth', () => {
+    const none = decodeConfig({ ...base, FHIR_BASE_URL: 'https://r4.smarthealthit.org' });
+    expect(E.isRight(none) && none.right.fhir).toStrictEqual({ kind: 'http', baseUrl: 'https://r4.smarthealthit.org/', timeoutMs: 10000, auth: { kind: 'none' } });
+    const bearer = decodeConfig({ ...base, FHIR_BASE_URL: 'http://127.0.0.1:8080/fhir', FHIR_AUTH: 'bearer', FHIR_AUTH_TOKEN: 'tok', FHIR_TIMEOUT_MS: '500' });
+    expect(E.isRight(bearer) && bearer.right.fhir).toStrictEqual({ kind: 'http', baseUrl: 'http://127.0.0.1:8080/fhir', timeoutMs: 500, auth: { kind: 'bearer', token: 'tok' } });
+    const smart = decodeConfig({ ...base, FHIR_BASE_URL: 'https://ehr.example/fhir', FHIR_AUTH: 'smart-backend', SMART_CLIENT_ID: 'c', SMART_PRIVATE_KEY_FILE: 'k.pem', SMART_KEY_ID: 'k1' }, '/srv');
+    expect(E.isRight(smart) && smart.right.fhir).toMatchObject({ auth: { kind: 'smart-backend', clientId: 'c', privateKeyFile: '/srv/k.pem', keyId: 'k1', scopes: undefined } });
+  });
+
+  it('refuses unsafe or incomplete FHIR server settings, naming each variable and echoing no secret', () => {
+    const cases: [Record<string, string>, string[]][] = [
+      [{ FHIR_BASE_URL: 'http://ehr.example/fhir' }, ['FHIR_BASE_URL']],
+      [{ FHIR_BASE_URL: 'https://user:secret@ehr.example/fhir' }, ['FHIR_BASE_URL']],
+      [{ FHIR_BASE_URL: 'https://ehr.example/fhir?patient=x' }, ['FHIR_BASE_URL']],
+      [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_AUTH: 'bearer' }, ['FHIR_AUTH_TOKEN']],
+      [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_AUTH: 'smart-backend' }, ['SMART_CLIENT_ID', 'SMART_KEY_ID', 'SMART_PRIVATE_KEY_FILE']],
+      [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_AUTH: 'basic' }, ['FHIR_AUTH']],
+      [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_TIMEOUT_MS: '5' }, ['FHIR_TIMEOUT_MS']],
+      [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_DATA_DIR: 'x' }, ['FHIR_DATA_DIR']],
+      [{ FHIR_AUTH_TOKEN: 'secret' }, ['FHIR_AUTH_TOKEN']],
+    ];
+    for (const [env, variables] of cases) {
+      const result = decodeConfig({ ...base, ...env });
+      expect(E.isLeft(result) && result.left.map((p) => p.variable).sort()).toStrictEqual(variables);
+      expect(JSON.stringify(result)).not.toContain('secret');
+    }
   });
 });

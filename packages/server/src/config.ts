@@ -10,8 +10,25 @@ import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
 /** Where the HMAC key comes from; the key itself is read by `loadHmacKey`. */
 export type KeySource = { readonly kind: 'env'; readonly hex: string } | { readonly kind: 'file'; readonly path: string };
 
+export type FhirAuthConfig =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'bearer'; readonly token: string }
+  | {
+      readonly kind: 'smart-backend';
+      readonly clientId: string;
+      readonly privateKeyFile: string;
+      readonly keyId: string;
+      /** Unset: fhir-http's default system scopes for the three tools. */
+      readonly scopes: string | undefined;
+    };
+
+/** Where FHIR data comes from: local Bundle files (the default) or a FHIR R4 REST server. */
+export type FhirConfig =
+  | { readonly kind: 'files'; readonly dir: string }
+  | { readonly kind: 'http'; readonly baseUrl: string; readonly timeoutMs: number; readonly auth: FhirAuthConfig };
+
 export interface Config {
-  readonly fhirDataDir: string;
+  readonly fhir: FhirConfig;
   readonly auditLogFile: string;
   readonly keySource: KeySource;
   readonly callerIdentity: CallerIdentity;
@@ -49,11 +66,75 @@ const IntFromString = (min: number, max: number) =>
   );
 
 const MaxResults = IntFromString(1, 1000);
+const TimeoutMs = IntFromString(100, 120_000);
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** https, or http to this machine only; no credentials, query or fragment in the URL. */
+const FhirBaseUrl = new t.Type<string, string, unknown>(
+  'FhirBaseUrl',
+  (u): u is string => typeof u === 'string',
+  (u, c) => {
+    try {
+      const url = new URL(typeof u === 'string' ? u : '');
+      const transport = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+      return transport && url.username === '' && url.password === '' && url.search === '' && url.hash === '' ? t.success(url.href) : t.failure(u, c);
+    } catch {
+      return t.failure(u, c);
+    }
+  },
+  (url) => url,
+);
+
+const decodeFhirConfig = (env: NodeJS.ProcessEnv, cwd: string, problem: (variable: string, text: string) => void): FhirConfig | undefined => {
+  const baseUrl = set(env, 'FHIR_BASE_URL');
+  if (baseUrl === undefined) {
+    for (const name of ['FHIR_AUTH', 'FHIR_AUTH_TOKEN', 'SMART_CLIENT_ID', 'SMART_PRIVATE_KEY_FILE']) {
+      if (set(env, name) !== undefined) problem(name, 'is set, but FHIR_BASE_URL is not: it only applies to a FHIR REST server.');
+    }
+    return { kind: 'files', dir: resolve(cwd, set(env, 'FHIR_DATA_DIR') ?? embeddedDataDir) };
+  }
+  if (set(env, 'FHIR_DATA_DIR') !== undefined) problem('FHIR_DATA_DIR', 'is set together with FHIR_BASE_URL; set only one of them.');
+  const url = FhirBaseUrl.decode(baseUrl);
+  if (E.isLeft(url)) problem('FHIR_BASE_URL', 'must be an https URL (http only for 127.0.0.1 or localhost) without credentials, query or fragment.');
+  const timeout = TimeoutMs.decode(set(env, 'FHIR_TIMEOUT_MS') ?? '10000');
+  if (E.isLeft(timeout)) problem('FHIR_TIMEOUT_MS', 'must be a whole number of milliseconds from 100 to 120000.');
+
+  let auth: FhirAuthConfig | undefined;
+  const mode = set(env, 'FHIR_AUTH') ?? 'none';
+  if (mode === 'none') auth = { kind: 'none' };
+  else if (mode === 'bearer') {
+    const token = set(env, 'FHIR_AUTH_TOKEN');
+    if (token === undefined) problem('FHIR_AUTH_TOKEN', 'is required when FHIR_AUTH=bearer.');
+    else auth = { kind: 'bearer', token };
+  } else if (mode === 'smart-backend') {
+    const clientId = set(env, 'SMART_CLIENT_ID');
+    const keyFile = set(env, 'SMART_PRIVATE_KEY_FILE');
+    const keyId = set(env, 'SMART_KEY_ID');
+    if (clientId === undefined) problem('SMART_CLIENT_ID', 'is required when FHIR_AUTH=smart-backend.');
+    if (keyFile === undefined) problem('SMART_PRIVATE_KEY_FILE', 'is required when FHIR_AUTH=smart-backend: a PEM RSA or P-384 EC private key.');
+    if (keyId === undefined) problem('SMART_KEY_ID', "is required when FHIR_AUTH=smart-backend: the kid of the key in the client's registered JWKS.");
+    if (clientId !== undefined && keyFile !== undefined && keyId !== undefined) {
+      auth = { kind: 'smart-backend', clientId, privateKeyFile: resolve(cwd, keyFile), keyId, scopes: set(env, 'SMART_SCOPES') };
+    }
+  } else {
+    problem('FHIR_AUTH', 'must be none, bearer or smart-backend.');
+  }
+  if (E.isLeft(url) || E.isLeft(timeout) || auth === undefined) return undefined;
+  return { kind: 'http', baseUrl: url.right, timeoutMs: timeout.right, auth };
+};
 const NonEmpty = t.refinement(t.string, (s) => s.trim() !== '', 'NonEmpty');
 
 /** Documented in the README's configuration table; keep the two in step. */
 export const ENV_VARS = [
   'FHIR_BASE_URL',
+  'FHIR_AUTH',
+  'FHIR_AUTH_TOKEN',
+  'SMART_CLIENT_ID',
+  'SMART_PRIVATE_KEY_FILE',
+  'SMART_KEY_ID',
+  'SMART_SCOPES',
+  'FHIR_TIMEOUT_MS',
   'FHIR_DATA_DIR',
   'FHIR_MAX_RESULTS',
   'AUDIT_LOG_FILE',
@@ -72,10 +153,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   const problems: ConfigProblem[] = [];
   const problem = (variable: string, text: string): void => void problems.push({ variable, problem: text });
 
-  if (set(env, 'FHIR_BASE_URL') !== undefined) {
-    problem('FHIR_BASE_URL', 'the FHIR REST adapter is not part of this version yet; unset it to use FHIR_DATA_DIR (or the embedded data).');
-  }
-  const fhirDataDir = resolve(cwd, set(env, 'FHIR_DATA_DIR') ?? embeddedDataDir);
+  const fhir = decodeFhirConfig(env, cwd, problem);
 
   const auditPath = set(env, 'AUDIT_LOG_FILE');
   if (auditPath === undefined || !NonEmpty.is(auditPath)) {
@@ -106,11 +184,11 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   const maxResults = MaxResults.decode(set(env, 'FHIR_MAX_RESULTS') ?? '100');
   if (E.isLeft(maxResults)) problem('FHIR_MAX_RESULTS', 'must be a whole number from 1 to 1000.');
 
-  if (problems.length > 0 || auditPath === undefined || keySource === undefined || E.isLeft(caller) || E.isLeft(maxResults)) {
+  if (problems.length > 0 || fhir === undefined || auditPath === undefined || keySource === undefined || E.isLeft(caller) || E.isLeft(maxResults)) {
     return E.left(problems);
   }
   return E.right({
-    fhirDataDir,
+    fhir,
     auditLogFile: resolve(cwd, auditPath),
     keySource,
     callerIdentity: caller.right,

@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import type { ErrorCode, RequestId, ToolName } from '@hipaa-fhir-mcp/core';
 
 export type LogEvent =
-  | { readonly event: 'server_started'; readonly version: string; readonly fhir_backend: 'files'; readonly audit_sink: 'file'; readonly key_id: string }
+  | { readonly event: 'server_started'; readonly version: string; readonly fhir_backend: 'files' | 'http'; readonly audit_sink: 'file'; readonly key_id: string }
   | { readonly event: 'server_stopped'; readonly reason: 'stdin_closed' | 'signal' }
   | {
       readonly event: 'tool_call';

@@ -1,15 +1,15 @@
 // The composition root: configuration → adapters → core → MCP server. The only place that builds
 // `Deps`; the only place that knows which adapter serves which port.
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { AuditFileError, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
-import type { Deps } from '@hipaa-fhir-mcp/core';
+import type { Deps, FhirRepository } from '@hipaa-fhir-mcp/core';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
 import { createMcpServer, type FhirMcpServer } from '@hipaa-fhir-mcp/mcp-stdio';
-import { type ConfigProblem, decodeConfig } from './config.js';
+import { type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
 import { loadHmacKey, staticKeyProvider } from './keys.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
@@ -19,6 +19,7 @@ export const VERSION: string = (createRequire(import.meta.url)('../package.json'
 export interface RunningServer {
   readonly mcp: FhirMcpServer;
   readonly keyId: string;
+  readonly fhirBackend: FhirConfig['kind'];
   /** Flushes and closes the audit sink. Call once the transport has answered everything. */
   readonly close: () => Promise<void>;
 }
@@ -26,19 +27,58 @@ export interface RunningServer {
 /** Why the server cannot start: configuration problems, each naming its variable. */
 export type StartFailure = readonly ConfigProblem[];
 
+/**
+ * The FhirRepository the configuration names. The HTTP adapter (got, jose) is loaded only when
+ * selected, so the default start does not pay for it.
+ */
+const buildFhirRepository = async (fhir: FhirConfig): Promise<E.Either<StartFailure, FhirRepository>> => {
+  if (fhir.kind === 'files') {
+    const dataDir = await stat(fhir.dir).catch(() => undefined);
+    if (dataDir?.isDirectory() !== true) {
+      return E.left([{ variable: 'FHIR_DATA_DIR', problem: 'is not a readable directory of FHIR Bundle files.' }]);
+    }
+    return E.right(makeFilesFhirRepository({ dir: fhir.dir }));
+  }
+  const http = await import('@hipaa-fhir-mcp/fhir-http');
+  const common = { baseUrl: fhir.baseUrl, timeoutMs: fhir.timeoutMs };
+  switch (fhir.auth.kind) {
+    case 'none':
+      return E.right(http.makeHttpFhirRepository(common));
+    case 'bearer':
+      return E.right(http.makeHttpFhirRepository({ ...common, auth: http.bearerAuth(fhir.auth.token) }));
+    case 'smart-backend': {
+      const variable = 'SMART_PRIVATE_KEY_FILE';
+      const info = await stat(fhir.auth.privateKeyFile).catch(() => undefined);
+      if (info?.isFile() !== true) return E.left([{ variable, problem: 'cannot be read.' }]);
+      if ((info.mode & 0o077) !== 0) return E.left([{ variable, problem: 'is readable or writable by group or others; run: chmod 600 on it.' }]);
+      try {
+        const auth = http.smartBackendAuth({
+          ...common,
+          clientId: fhir.auth.clientId,
+          keyId: fhir.auth.keyId,
+          scopes: fhir.auth.scopes,
+          privateKeyPem: await readFile(fhir.auth.privateKeyFile, 'utf8'),
+        });
+        return E.right(http.makeHttpFhirRepository({ ...common, auth }));
+      } catch (error) {
+        if (error instanceof http.SmartKeyError) return E.left([{ variable, problem: error.message }]);
+        throw error;
+      }
+    }
+  }
+};
+
 /** Builds everything from the environment; nothing is served yet. */
 export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): Promise<E.Either<StartFailure, RunningServer>> => {
   const config = decodeConfig(env);
   if (E.isLeft(config)) return config;
-  const { fhirDataDir, auditLogFile, keySource, callerIdentity, maxObservations } = config.right;
+  const { fhir: fhirConfig, auditLogFile, keySource, callerIdentity, maxObservations } = config.right;
 
   const key = await loadHmacKey(keySource);
   if (E.isLeft(key)) return E.left([key.left]);
 
-  const dataDir = await stat(fhirDataDir).catch(() => undefined);
-  if (dataDir?.isDirectory() !== true) {
-    return E.left([{ variable: 'FHIR_DATA_DIR', problem: 'is not a readable directory of FHIR Bundle files.' }]);
-  }
+  const fhir = await buildFhirRepository(fhirConfig);
+  if (E.isLeft(fhir)) return fhir;
 
   let audit;
   try {
@@ -49,7 +89,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   }
 
   const deps: Deps = {
-    fhir: makeFilesFhirRepository({ dir: fhirDataDir }),
+    fhir: fhir.right,
     audit,
     identity: { identify: () => TE.right(callerIdentity) },
     keys: staticKeyProvider(key.right),
@@ -75,6 +115,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   return E.right({
     mcp,
     keyId: key.right.id,
+    fhirBackend: fhirConfig.kind,
     close: audit.close,
   });
 };
