@@ -1,13 +1,16 @@
 // fhir-http against a real FHIR engine (Medplum's, in the sandbox server): the contract suite, the
 // embedded Synthea data across pages, and every injected fault.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fhirError, type FhirRepository, type LoincCode, normaliseLoincCode, PatientId } from '@hipaa-fhir-mcp/core';
 import { fhirRepositoryContract } from '@hipaa-fhir-mcp/core/testing';
-import { readBundleDir, type Sandbox, startSandbox } from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
-import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
+import {
+  type FixturePatient,
+  readFixtureBundles,
+  readFixtureManifest,
+  type Sandbox,
+  startSandbox,
+} from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
 import { makeHttpFhirRepository } from './httpFhirRepository.js';
 
 const id = (raw: string) => PatientId.fromString(raw) as PatientId;
@@ -23,27 +26,20 @@ fhirRepositoryContract('fhir-http against the Medplum sandbox, _include ignored'
   return { repository: makeHttpFhirRepository({ baseUrl: sandbox.baseUrl }), close: sandbox.close };
 });
 
-const manifest = JSON.parse(await readFile(join(embeddedDataDir, '..', 'manifest.json'), 'utf8')) as { patients: ManifestRow[] };
-
-interface ManifestRow {
-  readonly patient_id: string;
-  readonly observations_by_loinc: Record<string, number>;
-  readonly medication_requests_active: number;
-  readonly active_with_medication_reference: number;
-}
-
-describe('fhir-http on the embedded Synthea data, 10 per page', { timeout: 30_000 }, () => {
+describe('fhir-http on all 16 Synthea fixture patients, 10 per page', { timeout: 60_000 }, () => {
   let sandbox: Sandbox;
   let repository: FhirRepository;
+  let manifest: readonly FixturePatient[];
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ bundles: await readBundleDir(embeddedDataDir) });
+    manifest = await readFixtureManifest();
+    sandbox = await startSandbox({ bundles: await readFixtureBundles() });
     repository = makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, pageSize: 10 });
   });
   afterAll(async () => sandbox.close());
 
   it('reads every Observation of every code across pages, and only active medications', async () => {
-    for (const row of manifest.patients) {
+    for (const row of manifest) {
       for (const [code, count] of Object.entries(row.observations_by_loinc)) {
         const found = await repository.searchObservations({ patientId: id(row.patient_id), code: loinc(code), limit: 1000 })();
         if (E.isLeft(found)) throw new Error(`search failed: ${found.left.reason}`);
