@@ -42,4 +42,25 @@ describe('the core embedded in a plain HTTP service', () => {
     ]);
     expect(JSON.stringify(records)).not.toContain(PATIENT);
   });
+
+  it('survives a client that aborts mid-body, and audits the call', async () => {
+    const { request } = await import('node:http');
+    const before = (await readFile(auditLogFile, 'utf8')).trimEnd().split('\n').length;
+    await new Promise<void>((resolve) => {
+      const req = request(`${service.url}/tools/get_patient`, { method: 'POST', headers: { 'x-caller-identity': 'dr.example', 'content-length': '1000' } });
+      req.on('error', () => resolve());
+      req.write('{"patient_id":"d66b');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await post('/tools/get_patient', JSON.stringify({ patient_id: PATIENT }), 'dr.example')).status).toBe(200);
+    const records = (await readFile(auditLogFile, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(records.slice(before).map((r) => [r.error_code, r.patient_id_hmac])).toStrictEqual([
+      ['invalid_input', null],
+      [null, records.at(-1).patient_id_hmac],
+    ]);
+  });
 });

@@ -40,18 +40,19 @@ const httpStatusOf = matchDomainError<number>({
   InternalError: () => 500,
 });
 
+/** The JSON body, or undefined when it is too large, aborted or not JSON (the core audits that as invalid input). */
 const readJson = async (request: IncomingMessage): Promise<unknown> => {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
   try {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) return undefined;
+      chunks.push(chunk);
+    }
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    return undefined; // The core turns this into an audited InvalidInput.
+    return undefined;
   }
 };
 
@@ -83,7 +84,10 @@ export const startService = async (config: ServiceConfig) => {
       const outcome: E.Either<DomainError, object> = await TOOLS[tool](await readJson(request), call)({ ...deps, identity })();
       if (E.isRight(outcome)) return send(response, 200, { request_id: call.requestId, ...outcome.right });
       return send(response, httpStatusOf(outcome.left), { error: errorCodeOf(outcome.left), request_id: call.requestId });
-    })();
+    })().catch(() => {
+      // A client that went away mid-response: nothing left to answer, and the call is already audited.
+      response.destroy();
+    });
   });
   await new Promise<void>((resolve) => server.listen(config.port ?? 0, '127.0.0.1', resolve));
   return {

@@ -123,15 +123,45 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     response.end(JSON.stringify(body));
   };
 
-  // Query planning, as a real server does: a patient's search runs in that patient's compartment, and
-  // the selective `code` filter goes first (Medplum's engine checks filters in order, per resource).
+  // Query planning, as a real server does. A patient's search runs in that patient's compartment,
+  // where the patient filter is implied (Medplum evaluates it per resource, ~1 ms each), and the
+  // selective `code` filter goes first (Medplum checks filters in order).
   const route = async (url: URL): Promise<[Outcome[0], unknown]> => {
     const { code, ...rest } = Object.fromEntries(url.searchParams);
     const query: Record<string, string> = code === undefined ? rest : { code, ...rest };
     const patientId = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(query.patient ?? '')?.[1];
-    const store = (patientId === undefined ? undefined : compartments.get(patientId)) ?? repo;
-    const [outcome, resource] = await router.handleRequest({ ...makeSimpleRequest('GET', url.pathname.slice(basePath.length)), query }, store);
+    const compartment = patientId === undefined ? undefined : compartments.get(patientId);
+    if (compartment !== undefined) delete query.patient;
+    const [outcome, resource] = await router.handleRequest({ ...makeSimpleRequest('GET', url.pathname.slice(basePath.length)), query }, compartment ?? repo);
     return [outcome, resource];
+  };
+
+  // All matches of a search, sorted, cached for the pages that follow. Sorting by date is done here
+  // with precomputed keys: Medplum's engine evaluates FHIRPath inside its sort comparator (35 s for
+  // 20,000 Observations), which no real server does.
+  const matchCache = new Map<string, fhir4.FhirResource[]>();
+  const allMatches = async (path: string, filters: URLSearchParams, sort: string | null): Promise<fhir4.FhirResource[] | undefined> => {
+    const key = `${path}?${filters.toString()}#${sort ?? ''}`;
+    const cached = matchCache.get(key);
+    if (cached !== undefined) return cached;
+    const query = new URL(path, origin);
+    for (const [k, v] of filters) query.searchParams.set(k, v);
+    query.searchParams.set('_count', '1000000');
+    const [outcome, result] = await route(query);
+    if (!isOk(outcome)) return undefined;
+    const matches = ((result as fhir4.Bundle).entry ?? []).map((e) => e.resource as fhir4.FhirResource);
+    if (sort === '-date' || sort === 'date') {
+      const keyed = matches.map((resource) => {
+        const o = resource as fhir4.Observation;
+        const when = Date.parse(o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.start ?? '');
+        return { resource, time: Number.isNaN(when) ? Number.NEGATIVE_INFINITY : when };
+      });
+      keyed.sort((a, b) => (sort === '-date' ? b.time - a.time : a.time - b.time));
+      matches.splice(0, matches.length, ...keyed.map((k) => k.resource));
+    }
+    if (matchCache.size >= 16) matchCache.delete(matchCache.keys().next().value as string);
+    matchCache.set(key, matches);
+    return matches;
   };
 
   const search = async (url: URL, fault: Fault | undefined): Promise<[number, unknown]> => {
@@ -142,18 +172,14 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     const count = Math.min(Number(params.get('_count') ?? options.defaultPageSize ?? 50), 1000);
     const offset = Number(params.get('_offset') ?? 0);
     const include = params.get('_include');
-    params.delete('_include');
-    const query = new URL(url.pathname, origin);
-    for (const [k, v] of params) query.searchParams.set(k, v);
-    query.searchParams.set('_count', String(count));
-    query.searchParams.set('_offset', String(offset));
-    query.searchParams.set('_total', 'accurate');
-    const [outcome, result] = await route(query);
-    if (!isOk(outcome)) return [400, operationOutcome('invalid')];
-    const bundle = result as fhir4.Bundle;
-    const entries: fhir4.BundleEntry[] = (bundle.entry ?? []).map((e) => ({
-      fullUrl: `${origin}${basePath}/${e.resource?.resourceType}/${e.resource?.id}`,
-      resource: e.resource as fhir4.FhirResource,
+    const sort = params.get('_sort');
+    for (const control of ['_count', '_offset', '_include', '_sort', '_total']) params.delete(control);
+    const matches = await allMatches(url.pathname, params, sort);
+    if (matches === undefined) return [400, operationOutcome('invalid')];
+    const total = matches.length;
+    const entries: fhir4.BundleEntry[] = matches.slice(offset, offset + count).map((resource) => ({
+      fullUrl: `${origin}${basePath}/${resource.resourceType}/${resource.id}`,
+      resource,
       search: { mode: 'match' },
     }));
     if (include === 'MedicationRequest:medication' && options.honourInclude !== false) {
@@ -169,7 +195,6 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     const self = new URL(url.pathname, origin);
     for (const [k, v] of url.searchParams) if (!(fault?.kind === 'drop-patient-param' && k === 'patient')) self.searchParams.set(k, v);
     const link: fhir4.BundleLink[] = [{ relation: 'self', url: self.href }];
-    const total = bundle.total ?? entries.length;
     const next = new URL(self.href);
     next.searchParams.set('_count', String(count));
     next.searchParams.set('_offset', String(offset + count));

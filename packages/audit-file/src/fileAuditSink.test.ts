@@ -60,6 +60,30 @@ describe('audit-file', () => {
     await expect(makeFileAuditSink({ path })).rejects.toThrow(new AuditFileError(`The audit log ${path} is accessible to group or others; run: chmod 600 ${path}`));
   });
 
+  it('allows one writer per file: a second sink is refused, a stale lock is taken over', async () => {
+    const path = await tempPath();
+    const first = await makeFileAuditSink({ path });
+    await expect(makeFileAuditSink({ path })).rejects.toThrow(/is being written by another process \(pid \d+\); give each server its own AUDIT_LOG_FILE/);
+    await first.close();
+    await writeFile(`${path}.lock`, '999999999\n');
+    const second = await makeFileAuditSink({ path });
+    expect(await second.append(sampleAuditRecord(1))()).toStrictEqual(E.right(undefined));
+    await second.close();
+    await expect(stat(`${path}.lock`)).rejects.toThrow();
+  });
+
+  it('writes what was pending when close() began, and refuses what comes after', async () => {
+    const path = await tempPath();
+    const sink = await makeFileAuditSink({ path });
+    const before = [sink.append(sampleAuditRecord(1))(), sink.append(sampleAuditRecord(2))()];
+    const closing = sink.close();
+    const after = sink.append(sampleAuditRecord(3))();
+    await closing;
+    expect(await Promise.all(before)).toStrictEqual([E.right(undefined), E.right(undefined)]);
+    expect(await after).toStrictEqual(E.left(auditError('Closed')));
+    expect(await readLines(path)).toStrictEqual([sampleAuditRecord(1), sampleAuditRecord(2)]);
+  });
+
   it('refuses a directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'audit-file-dir-'));
     await expect(makeFileAuditSink({ path: dir })).rejects.toBeInstanceOf(AuditFileError);
@@ -67,7 +91,7 @@ describe('audit-file', () => {
 
   it('appends to an existing log, fencing a torn last line with a newline first', async () => {
     const path = await tempPath();
-    (await makeFileAuditSink({ path })).close();
+    await (await makeFileAuditSink({ path })).close();
     await writeFile(path, `${JSON.stringify(sampleAuditRecord(1))}\n{"timestamp":"2026-01`, { mode: 0o600 });
     const sink = await makeFileAuditSink({ path });
     await sink.append(sampleAuditRecord(2))();

@@ -1,7 +1,8 @@
-// AuditSink on an append-only JSON Lines file (mode 0600). Concurrent appends share one write and
-// one fdatasync (group commit); each call is acknowledged only after its batch is on disk.
+// AuditSink on an append-only JSON Lines file (mode 0600), with one writer per file (a lock file).
+// Concurrent appends share one write and one fdatasync (group commit); each call is acknowledged
+// only after its batch is on disk.
 import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { type AuditError, type AuditRecord, type AuditSink, auditError } from '@hipaa-fhir-mcp/core';
@@ -30,6 +31,48 @@ interface Pending {
 
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
 
+/** Lock files this process holds, so that a lock naming our own pid is known to be live or stale. */
+const heldLocks = new Set<string>();
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Takes `<path>.lock` (created exclusively, holding our pid). A lock left by a process that no longer
+ * runs is taken over. Two writers on one file could interleave lines and undo each other's rollbacks.
+ */
+const acquireLock = async (path: string): Promise<string> => {
+  const lockPath = `${path}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const lock = await open(lockPath, 'wx', 0o600);
+      await lock.writeFile(`${process.pid}\n`);
+      await lock.close();
+      heldLocks.add(lockPath);
+      return lockPath;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new AuditFileError(`The audit log lock ${lockPath} cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+      }
+      const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
+      const live = Number.isInteger(pid) && pid > 0 && (pid === process.pid ? heldLocks.has(lockPath) : isAlive(pid));
+      if (live) {
+        throw new AuditFileError(
+          `The audit log ${path} is being written by another process (pid ${pid}); give each server its own AUDIT_LOG_FILE.`,
+        );
+      }
+      await unlink(lockPath).catch(() => undefined); // stale: its writer is gone
+    }
+  }
+  throw new AuditFileError(`The audit log lock ${lockPath} could not be taken.`);
+};
+
 /**
  * Opens (or creates) the audit file. Refuses a file readable or writable by group or others, and
  * anything but a regular file. A torn last line (from a crash) is fenced with a newline first.
@@ -52,6 +95,16 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
         : `The audit log ${config.path} is not a regular file.`,
     );
   }
+  let lockPath: string;
+  try {
+    lockPath = await acquireLock(config.path);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  // Make the file's directory entry durable too: fdatasync of the file alone does not.
+  const directory = await open(dirname(config.path), 'r');
+  await directory.sync().finally(() => directory.close());
   let durableSize = stats.size;
   if (durableSize > 0) {
     const last = Buffer.alloc(1);
@@ -66,7 +119,7 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
 
   let pending: Pending[] = [];
   let flushing: Promise<void> | undefined;
-  let state: 'open' | 'broken' | 'closed' = 'open';
+  let state: 'open' | 'broken' | 'closing' | 'closed' = 'open';
 
   // Writes batches until none is pending. A failed write is cut back to the last durable size so
   // that the file never holds a partial line; if even that fails, the sink stays broken (fail closed).
@@ -99,17 +152,20 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
     append: (record: AuditRecord) => () =>
       new Promise((settle) => {
         if (state !== 'open') {
-          settle(E.left(auditError(state === 'closed' ? 'Closed' : 'WriteFailed')));
+          settle(E.left(auditError(state === 'broken' ? 'WriteFailed' : 'Closed')));
           return;
         }
         pending.push({ line: `${JSON.stringify(record)}\n`, settle });
         flushing ??= flush();
       }),
     close: async () => {
-      if (state === 'closed') return;
-      await flushing;
+      if (state === 'closing' || state === 'closed') return;
+      state = 'closing'; // from here on, appends are refused; what is pending is still written
+      while (flushing !== undefined) await flushing;
       state = 'closed';
       await handle.close();
+      heldLocks.delete(lockPath);
+      await unlink(lockPath).catch(() => undefined);
     },
   };
 };

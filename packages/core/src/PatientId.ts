@@ -2,8 +2,11 @@
 // template strings, JSON.stringify and util.inspect. Only `revealPatientId` (the `/phi` entry) reads it.
 import * as E from 'fp-ts/lib/Either.js';
 
-/** FHIR R4 id grammar: https://hl7.org/fhir/R4/datatypes.html#id */
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+/**
+ * FHIR R4 id grammar (https://hl7.org/fhir/R4/datatypes.html#id), less ids made only of dots: `.` and
+ * `..` are URL dot-segments, so `Patient/..` would resolve to the server's base (path traversal).
+ */
+const FHIR_ID = /^(?!\.+$)[A-Za-z0-9\-.]{1,64}$/;
 const REDACTED = '<redacted:PatientId>';
 
 // The raw value lives outside the object, so no serialiser or debugger walk of the object finds it.

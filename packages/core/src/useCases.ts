@@ -56,12 +56,11 @@ export const getMedicationList: AuditedTool<MedicationListView> = audited(
  */
 export const onlyActive = (list: MedicationList): MedicationList => {
   const medicationRequests = list.medicationRequests.filter((request) => request.status === 'active');
-  const references = medicationRequests.flatMap((request) => request.medicationReference?.reference ?? []);
-  const medications = list.medications.filter(
-    (medication) =>
-      medication.id !== undefined &&
-      references.some((ref) => ref === `Medication/${medication.id}` || ref.endsWith(`/Medication/${medication.id}`)),
+  // References as `Medication/<id>`, absolute or relative, any `/_history/<version>` dropped.
+  const referenced = new Set(
+    medicationRequests.flatMap((request) => /(?:^|\/)(Medication\/[^/]+)(?:\/_history\/[^/]+)?$/.exec(request.medicationReference?.reference ?? '')?.[1] ?? []),
   );
+  const medications = list.medications.filter((medication) => referenced.has(`Medication/${medication.id}`));
   return { medicationRequests, medications };
 };
 

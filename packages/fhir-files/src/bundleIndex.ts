@@ -49,17 +49,23 @@ export const resolveBundleReferences = (bundle: fhir4.Bundle): void => {
   for (const entry of bundle.entry ?? []) rewriteReferences(entry.resource, byFullUrl);
 };
 
-/** The patient id of a relative or absolute `Patient/<id>` reference. */
-const patientIdOf = (reference: fhir4.Reference | undefined): string | undefined =>
-  /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(reference?.reference ?? '')?.[1];
+/**
+ * `Type/<id>` of a relative reference, version dropped (`Patient/p1/_history/2` → `Patient/p1`). Absolute
+ * references left after fullUrl resolution point at another server and name nothing here.
+ */
+const localReference = (type: 'Patient' | 'Medication', reference: string | undefined): string | undefined =>
+  new RegExp(`^(${type}\\/[A-Za-z0-9\\-.]{1,64})(?:\\/_history\\/[A-Za-z0-9\\-.]{1,64})?$`).exec(reference ?? '')?.[1];
 
+const patientIdOf = (reference: fhir4.Reference | undefined): string | undefined =>
+  localReference('Patient', reference?.reference)?.slice('Patient/'.length);
+
+/** Observation's `date` search parameter is `effective[x]` (not `issued`). */
 const effectiveTime = (observation: fhir4.Observation): number => {
   const when =
     observation.effectiveDateTime ??
     observation.effectiveInstant ??
     observation.effectivePeriod?.start ??
-    observation.effectiveTiming?.event?.[0] ??
-    observation.issued;
+    observation.effectiveTiming?.event?.[0];
   const time = when === undefined ? Number.NaN : Date.parse(when);
   return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time;
 };
@@ -133,7 +139,7 @@ export const repositoryOverIndex = (index: TE.TaskEither<FhirError, BundleIndex>
   searchActiveMedicationRequests: (patientId) =>
     TE.map((idx: BundleIndex) => {
       const active = (idx.medicationRequests.get(revealPatientId(patientId)) ?? []).filter((r) => r.status === 'active');
-      const referenced = new Set(active.flatMap((r) => r.medicationReference?.reference ?? []));
+      const referenced = new Set(active.flatMap((r) => localReference('Medication', r.medicationReference?.reference) ?? []));
       const medications = [...referenced].flatMap((ref) => idx.medications.get(ref) ?? []);
       return { medicationRequests: active, medications };
     })(index),

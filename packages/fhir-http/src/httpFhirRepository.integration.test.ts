@@ -6,6 +6,8 @@ import { fhirError, type FhirRepository, type LoincCode, normaliseLoincCode, Pat
 import { fhirRepositoryContract } from '@hipaa-fhir-mcp/core/testing';
 import {
   type FixturePatient,
+  generatedPatientId,
+  generatePatientBundle,
   readFixtureBundles,
   readFixtureManifest,
   type Sandbox,
@@ -62,6 +64,38 @@ describe('fhir-http on all 16 Synthea fixture patients, 10 per page', { timeout:
     const dates = found.right.observations.map((o) => Date.parse(o.effectiveDateTime ?? ''));
     expect(dates).toStrictEqual([...dates].sort((a, b) => b - a));
     expect(sandbox.requests.length - before).toBe(2);
+  });
+});
+
+describe('fhir-http on a generated patient with 2,500 heart rates', { timeout: 30_000 }, () => {
+  let sandbox: Sandbox;
+  let patientId: PatientId;
+  beforeAll(async () => {
+    const bundle = generatePatientBundle({ seed: 3, heartRates: 2500 });
+    patientId = id(generatedPatientId(bundle));
+    sandbox = await startSandbox({ bundles: [bundle] });
+  });
+  afterAll(async () => sandbox.close());
+
+  it('asks for one page of the newest 100 and stops there', async () => {
+    const before = sandbox.requests.length;
+    const found = await makeHttpFhirRepository({ baseUrl: sandbox.baseUrl }).searchObservations({ patientId, code: loinc('8867-4'), limit: 100 })();
+    if (E.isLeft(found)) throw new Error('search failed');
+    expect(found.right.observations).toHaveLength(100);
+    expect(found.right).toMatchObject({ total: 2500, truncated: true });
+    expect(found.right.observations[0]?.effectiveDateTime).toBe('2026-01-01T00:00:00.000Z');
+    expect(sandbox.requests.length - before).toBe(1);
+  });
+
+  it('follows ten next links for 1,000 at 100 a page, and refuses a chain longer than maxPages', async () => {
+    const before = sandbox.requests.length;
+    const found = await makeHttpFhirRepository({ baseUrl: sandbox.baseUrl }).searchObservations({ patientId, code: loinc('8867-4'), limit: 1000 })();
+    if (E.isLeft(found)) throw new Error('search failed');
+    expect(found.right.observations).toHaveLength(1000);
+    expect(new Set(found.right.observations.map((o) => o.id)).size).toBe(1000);
+    expect(sandbox.requests.length - before).toBe(10);
+    const capped = makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, pageSize: 10, maxPages: 5 });
+    expect(await capped.searchObservations({ patientId, code: loinc('8867-4'), limit: 1000 })()).toStrictEqual(E.left(fhirError('Rejected')));
   });
 });
 

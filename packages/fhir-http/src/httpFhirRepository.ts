@@ -37,25 +37,31 @@ export interface HttpFhirRepositoryConfig {
 type Entry = fhir4.BundleEntry<fhir4.FhirResource>;
 const invalid = (): E.Either<FhirError, never> => E.left(fhirError('InvalidResponse'));
 
-/** Does `reference` name this patient (`Patient/<id>`, relative or absolute)? */
-const refersTo = (reference: string | undefined, patientId: string): boolean =>
-  reference === `Patient/${patientId}` || (reference?.endsWith(`/Patient/${patientId}`) ?? false);
+/**
+ * `Type/<id>` named by a reference — relative, or absolute on this server's base — with any
+ * `/_history/<version>` dropped; undefined for anything else (another server, a contained `#id`).
+ */
+const localReference = (base: URL, type: 'Patient' | 'Medication', reference: string | undefined): string | undefined => {
+  const relative = reference?.startsWith(base.href) ? reference.slice(base.href.length) : reference;
+  return new RegExp(`^(${type}\\/[A-Za-z0-9\\-.]{1,64})(?:\\/_history\\/[A-Za-z0-9\\-.]{1,64})?$`).exec(relative ?? '')?.[1];
+};
 
 /** The self link must show that the server applied the patient filter, if the server sends one. */
-const selfLinkKeepsPatient = (bundle: fhir4.Bundle, patientId: string): boolean => {
+const selfLinkKeepsPatient = (base: URL, bundle: fhir4.Bundle, patientId: string): boolean => {
   const self = bundle.link?.find((l) => l.relation === 'self')?.url;
   if (self === undefined) return true;
   try {
     const params = new URL(self, 'http://self.invalid').searchParams;
     const values = ['patient', 'subject', 'subject:Patient'].flatMap((name) => params.getAll(name));
-    return values.some((v) => v === patientId || refersTo(v, patientId));
+    return values.some((v) => v === patientId || localReference(base, 'Patient', v) === `Patient/${patientId}`);
   } catch {
     return false;
   }
 };
 
+/** Observation's `date` search parameter is `effective[x]` (not `issued`). */
 const effectiveTime = (o: fhir4.Observation): number => {
-  const when = o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.start ?? o.issued;
+  const when = o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.start;
   const time = when === undefined ? Number.NaN : Date.parse(when);
   return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time;
 };
@@ -100,7 +106,7 @@ export const makeHttpFhirRepository = (config: HttpFhirRepositoryConfig): FhirRe
       const body = await client.getJson(url, 'Rejected');
       if (E.isLeft(body)) return body;
       const bundle = body.right as fhir4.Bundle;
-      if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'searchset' || !selfLinkKeepsPatient(bundle, patientId)) return invalid();
+      if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'searchset' || !selfLinkKeepsPatient(client.base, bundle, patientId)) return invalid();
       if (page === 0 && typeof bundle.total === 'number') total = bundle.total;
       for (const entry of (bundle.entry ?? []) as Entry[]) {
         const resource = entry.resource;
@@ -111,7 +117,8 @@ export const makeHttpFhirRepository = (config: HttpFhirRepositoryConfig): FhirRe
           includes.push(resource);
           continue;
         }
-        if (resource?.resourceType !== resourceType || !refersTo((resource as fhir4.Observation).subject?.reference, patientId)) return invalid();
+        const subject = (resource as fhir4.Observation | undefined)?.subject?.reference;
+        if (resource?.resourceType !== resourceType || localReference(client.base, 'Patient', subject) !== `Patient/${patientId}`) return invalid();
         seen++;
         if (matches.length < keep) matches.push(resource);
       }
@@ -157,9 +164,7 @@ export const makeHttpFhirRepository = (config: HttpFhirRepositoryConfig): FhirRe
       const included = new Map((pages.right.includes as fhir4.Medication[]).map((m) => [`Medication/${m.id}`, m]));
       // Servers that ignore _include: read each referenced Medication on this origin.
       const medications: fhir4.Medication[] = [];
-      for (const reference of new Set(medicationRequests.flatMap((r) => r.medicationReference?.reference ?? []))) {
-        const relative = /(?:^|\/)(Medication\/[A-Za-z0-9\-.]{1,64})$/.exec(reference)?.[1];
-        if (relative === undefined || (reference.includes('://') && !client.sameOrigin(reference))) continue;
+      for (const relative of new Set(medicationRequests.flatMap((r) => localReference(client.base, 'Medication', r.medicationReference?.reference) ?? []))) {
         const found = included.get(relative);
         if (found !== undefined) {
           medications.push(found);

@@ -37,17 +37,29 @@ export interface McpServerConfig {
 
 export interface FhirMcpServer {
   readonly server: Server;
+  /** Resolves once every tools/call received so far has finished and its response was handed to the transport. */
+  readonly drain: () => Promise<void>;
 }
 
 // The SDK's own tools/call schema rejects a non-object `arguments` before any handler runs, which
 // would leave that call unaudited. This one takes any `arguments`; the core decodes them.
 const AnyToolCallRequest = z.object({
   method: z.literal('tools/call'),
-  params: z.looseObject({ name: z.string(), arguments: z.unknown().optional() }),
+  params: z.looseObject({ name: z.string(), arguments: z.unknown().optional(), task: z.unknown().optional() }),
 });
 
+/**
+ * The SDK refuses a task-augmented call before any handler runs (we declare no tasks capability),
+ * which would leave it unaudited. This lets it reach the handler, which audits it and then refuses it.
+ */
+class AuditedToolServer extends Server {
+  protected override assertTaskHandlerCapability(method: string): void {
+    if (method !== 'tools/call') super.assertTaskHandlerCapability(method);
+  }
+}
+
 export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
-  const server = new Server(
+  const server = new AuditedToolServer(
     { name: config.name, version: config.version },
     {
       capabilities: { tools: {} },
@@ -59,17 +71,18 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...TOOL_DEFINITIONS] }));
 
-  // Registered through Protocol's method so that Server's tools/call wrapper (see above) is bypassed.
-  Protocol.prototype.setRequestHandler.call(server, AnyToolCallRequest, async (request: z.infer<typeof AnyToolCallRequest>) => {
+  const inFlight = new Set<Promise<unknown>>();
+  const handleToolCall = async (request: z.infer<typeof AnyToolCallRequest>) => {
     const tool = request.params.name;
     if (!ToolName.is(tool)) throw new McpError(ErrorCode.InvalidParams, 'Unknown tool');
     const call = newCallContext();
     const started = performance.now();
     const audited = TOOLS[tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
+    const taskRequested = request.params.task !== undefined;
+    // A task-augmented call is audited as invalid input (its `task` member is not a tool argument).
+    const args = taskRequested ? { ...(request.params.arguments as object | undefined), task: request.params.task } : (request.params.arguments ?? {});
     // The combinator does not reject; the catch keeps a broken promise from becoming a protocol error.
-    const outcome = await audited(request.params.arguments ?? {}, call)(config.deps)().catch(
-      (): E.Either<DomainError, object> => E.left(internalError),
-    );
+    const outcome = await audited(args, call)(config.deps)().catch((): E.Either<DomainError, object> => E.left(internalError));
     config.onToolCall?.({
       tool,
       requestId: call.requestId,
@@ -77,8 +90,24 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
       errorCode: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
       durationMs: performance.now() - started,
     });
+    if (taskRequested) throw new McpError(ErrorCode.InvalidParams, `These tools do not run as tasks (request_id: ${call.requestId})`);
     return toToolResult(call.requestId, outcome);
+  };
+
+  // Registered through Protocol's method so that Server's tools/call wrapper (see above) is bypassed.
+  Protocol.prototype.setRequestHandler.call(server, AnyToolCallRequest, (request: z.infer<typeof AnyToolCallRequest>) => {
+    const handled = handleToolCall(request);
+    const tracked = handled.catch(() => undefined).finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+    return handled;
   });
 
-  return { server };
+  return {
+    server,
+    drain: async () => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      // The SDK hands a result to the transport a few microtasks after the handler settles.
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
 };

@@ -1,7 +1,6 @@
-// Serves an MCP server over stdio. stdout carries JSON-RPC only. When stdin ends, every request
-// already received is still answered before the returned promise resolves, so the caller can exit.
+// Serves an MCP server over stdio. stdout carries JSON-RPC only. When stdin ends, every tool call
+// already received still finishes (and is audited) before the returned promise resolves.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import type { FhirMcpServer } from './mcpServer.js';
 
@@ -10,14 +9,10 @@ export interface StdioIo {
   readonly stdout: Writable;
 }
 
-type RequestId = string | number;
-const isRequest = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId; method: string } => 'method' in m && 'id' in m;
-const isResponse = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId } => !('method' in m) && 'id' in m;
-
 /**
- * Connects `mcp` to stdin/stdout and resolves once stdin has ended and every request received has
- * been answered. Transport errors (a line that is not JSON, say) are reported by class only: their
- * messages quote the offending input.
+ * Connects `mcp` to stdin/stdout and resolves once stdin has ended and every tool call received has
+ * finished (answered, or dropped because the client cancelled it). Transport errors (a line that is
+ * not JSON, say) are reported by class only: their messages quote the offending input.
  */
 export const serveStdio = async (
   mcp: FhirMcpServer,
@@ -31,23 +26,7 @@ export const serveStdio = async (
     io.stdin.once('close', resolve);
   });
   await mcp.server.connect(transport);
-
-  // Count what is owed: requests in, responses out.
-  const unanswered = new Set<RequestId>();
-  let allAnswered: (() => void) | undefined;
-  const receive = transport.onmessage;
-  transport.onmessage = (...args: Parameters<NonNullable<typeof receive>>) => {
-    if (isRequest(args[0])) unanswered.add(args[0].id);
-    receive?.(...args);
-  };
-  const send = transport.send.bind(transport);
-  transport.send = async (...args: Parameters<typeof send>) => {
-    await send(...args);
-    const [message] = args;
-    if (isResponse(message) && unanswered.delete(message.id) && unanswered.size === 0) allAnswered?.();
-  };
-
   await ended;
-  if (unanswered.size > 0) await new Promise<void>((resolve) => (allAnswered = resolve));
+  await mcp.drain();
   await mcp.server.close();
 };

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The `hipaa-fhir-mcp` command: serves the three tools over stdio (stdout is the protocol channel,
 // stderr the PHI-free operational log). Exits when stdin closes, after the audit log is flushed.
+import { processLog as log } from './processGuards.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { serveStdio } from '@hipaa-fhir-mcp/mcp-stdio';
 import { ENV_VARS } from './config.js';
-import { errorClassOf, makeOperationalLog, stackFramesOf } from './operationalLog.js';
 import { buildServer, SERVER_NAME, VERSION } from './wiring.js';
 
 const HELP = `${SERVER_NAME} ${VERSION}
@@ -44,14 +44,8 @@ const main = async (argv: readonly string[]): Promise<number> => {
     return 2;
   }
 
-  const log = makeOperationalLog();
-  for (const kind of ['uncaughtException', 'unhandledRejection'] as const) {
-    process.on(kind, (thrown: unknown) => {
-      log({ event: 'process_error', kind, error_class: errorClassOf(thrown), stack_frames: stackFramesOf(thrown) });
-      process.exit(70);
-    });
-  }
-
+  // Under back-pressure the stdio transport waits for 'drain' once per pending response.
+  process.stdout.setMaxListeners(0);
   const built = await buildServer(process.env, log);
   if (E.isLeft(built)) {
     const lines = built.left.map(({ variable, problem }) => `  ${variable}: ${problem}`);

@@ -1,5 +1,6 @@
 // Configuration from environment variables, decoded with io-ts. Every problem names its variable
-// and says how to fix it; no message ever repeats a value (keys are secrets, paths may be personal).
+// and says how to fix it; no message repeats a secret (a key or token). File paths, the operator's own
+// configuration, are named where that helps to fix them.
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';

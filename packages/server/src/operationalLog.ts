@@ -16,6 +16,7 @@ export type LogEvent =
     }
   | { readonly event: 'defect'; readonly tool: ToolName; readonly request_id: RequestId; readonly error_class: string; readonly stack_frames: readonly string[] }
   | { readonly event: 'transport_error'; readonly error_class: string }
+  | { readonly event: 'process_warning'; readonly warning_class: string }
   | { readonly event: 'process_error'; readonly kind: 'uncaughtException' | 'unhandledRejection'; readonly error_class: string; readonly stack_frames: readonly string[] };
 
 export type OperationalLog = (event: LogEvent) => void;
@@ -23,24 +24,30 @@ export type OperationalLog = (event: LogEvent) => void;
 export const makeOperationalLog =
   (stderr: Pick<Writable, 'write'> = process.stderr, now: () => Date = () => new Date()): OperationalLog =>
   (event) => {
-    stderr.write(`${JSON.stringify({ time: now().toISOString(), level: event.event.endsWith('error') || event.event === 'defect' ? 'error' : 'info', ...event })}\n`);
+    stderr.write(`${JSON.stringify({ time: now().toISOString(), level: event.event.endsWith('error') || event.event === 'defect' ? 'error' : event.event === 'process_warning' ? 'warn' : 'info', ...event })}\n`);
   };
 
 /** The class of a thrown value, never its message. */
 export const errorClassOf = (thrown: unknown): string =>
   thrown instanceof Error ? thrown.constructor.name : thrown === null ? 'null' : typeof thrown;
 
-// `at fn (file:///x.js:1:2)`, `at /x.js:1:2`, `at node:internal/x:1:2`: a code location, nothing else.
-const FRAME = /^at (?:[^()]* )?\(?(?:file:\/\/|node:|\/|[A-Za-z]:\\)[^()\s]*:\d+:\d+\)?$/;
+// A V8 frame: `at [async ][new ]name[ [as alias]] (location)` or `at [async ]location`, where the name
+// has no spaces and the location is a file, node: or drive path with line and column.
+const LOCATION = String.raw`(?:file:\/\/|node:|\/|[A-Za-z]:\\)[^()\s]*:\d+:\d+`;
+const FRAME = new RegExp(String.raw`^at (?:async )?(?:(?:new )?[\w$.<>\[\]]+(?: \[as [\w$.<>]+\])? \(${LOCATION}\)|${LOCATION})$`);
 
 /**
- * The stack frames of a thrown error, at most 15: the trailing run of lines that are code
- * locations. The message (which may quote input, over several lines) comes before them and is left out.
+ * The stack frames of a thrown error, at most 15. The stack's first lines repeat the message (which
+ * may quote input, over several lines): they are skipped by count, and what follows must look like
+ * a V8 frame, or it is dropped.
  */
 export const stackFramesOf = (thrown: unknown): string[] => {
   if (!(thrown instanceof Error) || typeof thrown.stack !== 'string') return [];
-  const lines = thrown.stack.split('\n').map((line) => line.trim());
-  let first = lines.length;
-  while (first > 0 && FRAME.test(lines[first - 1] ?? '')) first--;
-  return lines.slice(first, first + 15);
+  const headerLines = 1 + (String(thrown.message).match(/\n/g)?.length ?? 0);
+  return thrown.stack
+    .split('\n')
+    .slice(headerLines)
+    .map((line) => line.trim())
+    .filter((line) => FRAME.test(line))
+    .slice(0, 15);
 };

@@ -149,6 +149,50 @@ describe('the hipaa-fhir-mcp process', () => {
     expect(stderr).toContain('"reason":"stdin_closed"');
   });
 
+  it('audits a task-augmented call and refuses it as a protocol error', async () => {
+    const setup = await serverEnv();
+    const id = manifest.patients[0]?.patient_id as string;
+    const task = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'get_patient', arguments: { patient_id: id }, task: { ttl: 1000 } } });
+    const { code, stdout } = await runRaw(setup.env, [initialize, task], setup.dir);
+    expect(code).toBe(0);
+    const answer = stdout.trimEnd().split('\n').map((l) => JSON.parse(l)).find((m) => m.id === 9);
+    expect(answer.error.message).toMatch(/do not run as tasks \(request_id: [0-9a-f-]{36}\)/);
+    expect(answer.result).toBeUndefined();
+    expect(await auditLines(setup.auditLog)).toMatchObject([{ tool: 'get_patient', status: 'error', error_code: 'invalid_input', patient_id_hmac: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+  });
+
+  it('finishes and audits every call at end of input, even with duplicate ids or a cancelled call', async () => {
+    const setup = await serverEnv();
+    const [a, b] = manifest.patients.map((p) => p.patient_id);
+    const cancel = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 3, reason: 'user' } });
+    const { code, stdout, stderr } = await runRaw(
+      setup.env,
+      [initialize, toolCall(1, 'get_patient', { patient_id: a }), toolCall(1, 'get_medication_list', { patient_id: b }), toolCall(3, 'get_patient', { patient_id: b }), cancel],
+      setup.dir,
+    );
+    expect(code).toBe(0);
+    expect(stderr).toContain('"event":"server_stopped","reason":"stdin_closed"');
+    const records = (await auditLines(setup.auditLog)) as { status: string }[];
+    expect(records).toHaveLength(3);
+    expect(records.every((r) => r.status === 'success')).toBe(true);
+    expect(stdout.trimEnd().split('\n').filter((l) => JSON.parse(l).id === 1)).toHaveLength(2);
+  });
+
+  it('logs a Node warning by its class only', async () => {
+    const setup = await serverEnv();
+    const { writeFile: write } = await import('node:fs/promises');
+    const preload = join(setup.dir, 'warn.cjs');
+    await write(preload, "setTimeout(() => process.emitWarning('patient Jane Roe 4e122e91 could not be found', 'PhiWarning'), 1000);\n");
+    const child = spawn(process.execPath, [BIN_PATH], { env: { PATH: process.env.PATH ?? '', ...setup.env, NODE_OPTIONS: `--require ${preload}` }, cwd: setup.dir });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    for (let waited = 0; !stderr.includes('process_warning') && waited < 8000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    child.stdin.end();
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+    expect(stderr).toContain('"event":"process_warning","warning_class":"PhiWarning"');
+    expect(stderr).not.toMatch(/Jane|4e122e91/);
+  });
+
   it('refuses to start without a key, saying how to make one, with nothing on stdout', async () => {
     const setup = await serverEnv();
     const { code, stdout, stderr } = await runRaw({ AUDIT_LOG_FILE: setup.auditLog }, [], setup.dir);
@@ -180,19 +224,25 @@ describe('the hipaa-fhir-mcp process', () => {
     expect(await run('--help')).toContain('AUDIT_HMAC_KEY_FILE');
   });
 
-  it('on SIGTERM stops reading, flushes the audit log and exits 0', async () => {
+  it('on SIGTERM stops reading, answers and audits the calls in flight, flushes and exits 0', async () => {
     const setup = await serverEnv();
     const child = spawn(process.execPath, [BIN_PATH], { env: { PATH: process.env.PATH ?? '', ...setup.env }, cwd: setup.dir, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.stdin.write(`${initialize}\n${toolCall(1, 'get_patient', { patient_id: manifest.patients[1]?.patient_id })}\n`);
-    while (!stdout.includes('"id":1')) await new Promise((r) => setTimeout(r, 20));
+    child.stdin.write(`${initialize}\n`);
+    while (!stdout.includes('"id":0')) await new Promise((r) => setTimeout(r, 10));
+    const ids = manifest.patients.map((p) => p.patient_id);
+    // The first call loads the embedded data, so these are still in flight when the signal lands.
+    child.stdin.write(ids.map((id, n) => `${toolCall(n + 1, 'search_observations', { patient_id: id, code: '8302-2' })}\n`).join(''));
+    await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(0);
-    expect(await auditLines(setup.auditLog)).toHaveLength(1);
+    const answered = stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: number }).filter((m) => m.id > 0);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(await auditLines(setup.auditLog)).toHaveLength(answered.length);
     expect(stderr).toContain('"reason":"signal"');
   });
 });
