@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { chmod, type FileHandle, mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,15 +18,15 @@ auditSinkContract('audit-file', async () => {
   return { sink, close: sink.close, readBack: () => readLines(path) };
 });
 
-/** Wraps a real FileHandle, counting datasyncs and failing the next `failures` appends after writing half. */
-const instrumented = (counters: { datasyncs: number; failures: number; truncateFails?: boolean }) =>
+/** Wraps a real FileHandle, counting writes and failing the next `failures` appends after writing half. */
+const instrumented = (counters: { writes: number; failures: number; truncateFails?: boolean }) =>
   async (path: string, flags: number, mode: number): Promise<FileHandle> => {
     const handle = await open(path, flags, mode);
     return new Proxy(handle, {
       get(target, prop, receiver) {
-        if (prop === 'datasync') return async () => { counters.datasyncs++; return target.datasync(); };
         if (prop === 'appendFile') {
           return async (text: string) => {
+            counters.writes++;
             if (counters.failures > 0) {
               counters.failures--;
               await target.appendFile(text.slice(0, Math.ceil(text.length / 2)));
@@ -100,20 +101,29 @@ describe('audit-file', () => {
     expect(lines).toStrictEqual([JSON.stringify(sampleAuditRecord(1)), '{"timestamp":"2026-01', JSON.stringify(sampleAuditRecord(2)), '']);
   });
 
-  it('group-commits: 64 concurrent appends need far fewer than 64 fdatasyncs', async () => {
+  it('opens the log for synchronous-data writes, so that a returned write is durable', async () => {
     const path = await tempPath();
-    const counters = { datasyncs: 0, failures: 0 };
+    let flags = 0;
+    const sink = await makeFileAuditSink({ path, openFile: (p, f, m) => ((flags = f), open(p, f, m)) });
+    await sink.close();
+    expect(flags & constants.O_DSYNC).toBe(constants.O_DSYNC);
+    expect(flags & constants.O_APPEND).toBe(constants.O_APPEND);
+  });
+
+  it('group-commits: 64 concurrent appends share far fewer than 64 writes', async () => {
+    const path = await tempPath();
+    const counters = { writes: 0, failures: 0 };
     const sink = await makeFileAuditSink({ path, openFile: instrumented(counters) });
     const results = await Promise.all(Array.from({ length: 64 }, (_, n) => sink.append(sampleAuditRecord(n))()));
     await sink.close();
     expect(results.every(E.isRight)).toBe(true);
     expect(await readLines(path)).toHaveLength(64);
-    expect(counters.datasyncs).toBeLessThanOrEqual(2);
+    expect(counters.writes).toBeLessThanOrEqual(2);
   });
 
   it('fails a batch whose write fails, cuts the partial line away, and keeps serving', async () => {
     const path = await tempPath();
-    const counters = { datasyncs: 0, failures: 1 };
+    const counters = { writes: 0, failures: 1 };
     const sink = await makeFileAuditSink({ path, openFile: instrumented(counters) });
     expect(await sink.append(sampleAuditRecord(1))()).toStrictEqual(E.left(auditError('WriteFailed', true)));
     expect(await readFile(path, 'utf8')).toBe('');
@@ -124,7 +134,7 @@ describe('audit-file', () => {
 
   it('stays failed (closed to writes) when a torn write cannot be cut away', async () => {
     const path = await tempPath();
-    const sink = await makeFileAuditSink({ path, openFile: instrumented({ datasyncs: 0, failures: 1, truncateFails: true }) });
+    const sink = await makeFileAuditSink({ path, openFile: instrumented({ writes: 0, failures: 1, truncateFails: true }) });
     expect(E.isLeft(await sink.append(sampleAuditRecord(1))())).toBe(true);
     expect(await sink.append(sampleAuditRecord(2))()).toStrictEqual(E.left(auditError('WriteFailed')));
     await sink.close();
