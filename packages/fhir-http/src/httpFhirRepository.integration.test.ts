@@ -23,6 +23,11 @@ fhirRepositoryContract('fhir-http against the Medplum sandbox, 2 per page, _incl
   return { repository: makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, pageSize: 2 }), close: sandbox.close };
 });
 
+fhirRepositoryContract('fhir-http against the Medplum sandbox holding the 16 fixture patients too', async (bundles) => {
+  const sandbox = await startSandbox({ bundles: [...(await readFixtureBundles()), ...bundles], defaultPageSize: 3 });
+  return { repository: makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, pageSize: 3 }), close: sandbox.close };
+});
+
 fhirRepositoryContract('fhir-http against the Medplum sandbox, _include ignored', async (bundles) => {
   const sandbox = await startSandbox({ bundles, honourInclude: false });
   return { repository: makeHttpFhirRepository({ baseUrl: sandbox.baseUrl }), close: sandbox.close };

@@ -83,3 +83,12 @@ describe('decodeConfig', () => {
     }
   });
 });
+
+describe('the README', () => {
+  it("documents every variable the server reads in its configuration table", async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { ENV_VARS } = await import('./config.js');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const variable of [...ENV_VARS, 'AUDIT_LOG_FILE']) expect(readme).toContain(`| \`${variable}\` |`);
+  });
+});
