@@ -69,7 +69,7 @@ export const startService = async (config: ServiceConfig) => {
     audit,
     keys: { hmacKey: () => TE.right({ id: 'embed-example', bytes: config.hmacKey }) },
     clock: { now: () => new Date() },
-    limits: { maxObservations: 20 },
+    limits: { maxObservations: 20, patientOutput: 'minimum-necessary' },
     reportDefect: () => undefined,
   };
 

@@ -43,7 +43,7 @@ describe('the audit combinator', () => {
   it('returns the data and writes one success record with the HMAC, not the id', async () => {
     const deps = testDeps({ fhir: fhirReturning(TE.right(patientResource)) });
     const result = await getPatient({ patient_id: PATIENT }, call())(deps)();
-    expect(result).toStrictEqual(E.right({ patient: patientResource }));
+    expect(result).toStrictEqual(E.right({ patient: patientResource, output_policy: 'minimum-necessary', removed: [] }));
     expect(deps.audit.records).toStrictEqual([expectedRecord({})]);
     expect(JSON.stringify(deps.audit.records)).not.toContain(PATIENT);
   });

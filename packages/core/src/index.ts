@@ -6,6 +6,7 @@ export * from './CallContext.js';
 export * from './errors.js';
 export * from './inputs.js';
 export * from './LoincCode.js';
+export * from './minimumNecessary.js';
 export { parsePatientId, PatientId } from './PatientId.js';
 export * from './PatientIdHmac.js';
 export type * from './ports.js';

@@ -3,6 +3,7 @@
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { AuditRecord, CallerIdentity, RequestId, ToolName } from './AuditRecord.js';
 import type { AuditError, FhirError, IdentityError, KeyError } from './errors.js';
+import type { PatientOutputPolicy } from './minimumNecessary.js';
 import type { LoincCode } from './LoincCode.js';
 import type { PatientId } from './PatientId.js';
 import type { HmacKey } from './PatientIdHmac.js';
@@ -67,6 +68,8 @@ export interface Clock {
 export interface Limits {
   /** Most Observations one `search_observations` call returns (FHIR_MAX_RESULTS). */
   readonly maxObservations: number;
+  /** What of a Patient `get_patient` returns (PHI_OUTPUT_POLICY). */
+  readonly patientOutput: PatientOutputPolicy;
 }
 
 /** Everything the use cases need, built in exactly one place (the wiring). */

@@ -6,10 +6,14 @@ import { type AuditedTool, audited } from './audited.js';
 import type { ToolName } from './AuditRecord.js';
 import { fromFhirError } from './errors.js';
 import { decodeToolInput, GetMedicationListInput, GetPatientInput, SearchObservationsInput } from './inputs.js';
+import { minimumNecessaryPatient, type PatientOutputPolicy } from './minimumNecessary.js';
 import type { MedicationList, ObservationSearchResult } from './ports.js';
 
 export interface PatientView {
   readonly patient: fhir4.Patient;
+  /** The policy applied, and what it removed (empty under `full`). */
+  readonly output_policy: PatientOutputPolicy;
+  readonly removed: readonly string[];
 }
 
 export type ObservationsView = ObservationSearchResult;
@@ -23,7 +27,11 @@ export const getPatient: AuditedTool<PatientView> = audited(
   (input) => (deps) =>
     pipe(
       deps.fhir.readPatient(input.patient_id),
-      TE.bimap(fromFhirError, (patient) => ({ patient })),
+      TE.bimap(fromFhirError, (stored): PatientView => {
+        if (deps.limits.patientOutput === 'full') return { patient: stored, output_policy: 'full', removed: [] };
+        const { patient, removed } = minimumNecessaryPatient(stored);
+        return { patient, output_policy: 'minimum-necessary', removed };
+      }),
     ),
 );
 

@@ -43,13 +43,22 @@ export const TOOL_DEFINITIONS: readonly (Tool & { name: ToolName })[] = [
     title: 'Get patient',
     description:
       "Read one patient's FHIR R4 Patient resource by FHIR id: name, gender, birth date, deceased status, address " +
-      'and contact details. Use it to confirm who the patient is before reading their clinical data. ' +
+      'and contact details. Use it to confirm who the patient is before reading their clinical data. By default ' +
+      'government identifiers (SSN, licence, passport…) are left out; `removed` lists what was. ' +
       'Every call is recorded in an audit log (the patient id only as a keyed hash).',
     inputSchema: patientOnlyInput,
     outputSchema: {
       type: 'object',
-      properties: { request_id: requestIdSchema, patient: resourceSchema('Patient') },
-      required: ['request_id', 'patient'],
+      properties: {
+        request_id: requestIdSchema,
+        patient: resourceSchema('Patient'),
+        output_policy: {
+          enum: ['minimum-necessary', 'full'],
+          description: 'minimum-necessary: government identifiers, the narrative and the maiden name were removed.',
+        },
+        removed: { type: 'array', items: { type: 'string' }, description: 'What the policy removed, e.g. identifier:SS.' },
+      },
+      required: ['request_id', 'patient', 'output_policy', 'removed'],
     },
     annotations: { ...annotations, title: 'Get patient' },
   },

@@ -28,6 +28,8 @@ Environment (see README.md):
                        SMART Backend Services client, with FHIR_AUTH=smart-backend
   FHIR_TIMEOUT_MS      per attempt, 100-120000 (default 10000; up to 3 attempts)
   FHIR_MAX_RESULTS     most Observations per search_observations call, 1-1000 (default 100)
+  PHI_OUTPUT_POLICY    minimum-necessary (default: no SSN, licence, passport… in get_patient) or full
+  LOG_LEVEL            debug, info (default), warn, error or silent; no level logs payloads
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {

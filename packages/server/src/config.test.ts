@@ -16,6 +16,8 @@ describe('decodeConfig', () => {
         keySource: { kind: 'env', hex: KEY },
         callerIdentity: `os-user:${userInfo().username}`,
         maxObservations: 100,
+        patientOutput: 'minimum-necessary',
+        logLevel: 'info',
       }),
     );
   });
@@ -53,6 +55,13 @@ describe('decodeConfig', () => {
       1000,
       { kind: 'files', dir: '/srv/data' },
     ]);
+  });
+
+  it('reads the output policy and the log level, refusing other values', () => {
+    const ok = decodeConfig({ ...base, PHI_OUTPUT_POLICY: 'full', LOG_LEVEL: 'silent' });
+    expect(E.isRight(ok) && [ok.right.patientOutput, ok.right.logLevel]).toStrictEqual(['full', 'silent']);
+    const bad = decodeConfig({ ...base, PHI_OUTPUT_POLICY: 'everything', LOG_LEVEL: 'trace' });
+    expect(E.isLeft(bad) && bad.left.map((p) => p.variable)).toStrictEqual(['PHI_OUTPUT_POLICY', 'LOG_LEVEL']);
   });
 
   it('selects a FHIR REST server by FHIR_BASE_URL, with its auth', () => {

@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { CallerIdentity, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
+import { CallerIdentity, MIN_HMAC_KEY_BYTES, type PatientOutputPolicy } from '@hipaa-fhir-mcp/core';
 import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
 
 /** Where the HMAC key comes from; the key itself is read by `loadHmacKey`. */
@@ -34,7 +34,11 @@ export interface Config {
   readonly keySource: KeySource;
   readonly callerIdentity: CallerIdentity;
   readonly maxObservations: number;
+  readonly patientOutput: PatientOutputPolicy;
+  readonly logLevel: LogLevel;
 }
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export interface ConfigProblem {
   readonly variable: string;
@@ -67,6 +71,8 @@ const IntFromString = (min: number, max: number) =>
   );
 
 const MaxResults = IntFromString(1, 1000);
+const PatientOutput = t.keyof({ 'minimum-necessary': null, full: null });
+const LogLevelCodec = t.keyof({ debug: null, info: null, warn: null, error: null, silent: null });
 const TimeoutMs = IntFromString(100, 120_000);
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -142,6 +148,8 @@ export const ENV_VARS = [
   'AUDIT_HMAC_KEY',
   'AUDIT_HMAC_KEY_FILE',
   'CALLER_IDENTITY',
+  'PHI_OUTPUT_POLICY',
+  'LOG_LEVEL',
 ] as const;
 
 const set = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
@@ -185,7 +193,21 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   const maxResults = MaxResults.decode(set(env, 'FHIR_MAX_RESULTS') ?? '100');
   if (E.isLeft(maxResults)) problem('FHIR_MAX_RESULTS', 'must be a whole number from 1 to 1000.');
 
-  if (problems.length > 0 || fhir === undefined || auditPath === undefined || keySource === undefined || E.isLeft(caller) || E.isLeft(maxResults)) {
+  const patientOutput = PatientOutput.decode(set(env, 'PHI_OUTPUT_POLICY') ?? 'minimum-necessary');
+  if (E.isLeft(patientOutput)) problem('PHI_OUTPUT_POLICY', 'must be minimum-necessary or full.');
+  const logLevel = LogLevelCodec.decode(set(env, 'LOG_LEVEL') ?? 'info');
+  if (E.isLeft(logLevel)) problem('LOG_LEVEL', 'must be debug, info, warn, error or silent.');
+
+  if (
+    problems.length > 0 ||
+    fhir === undefined ||
+    auditPath === undefined ||
+    keySource === undefined ||
+    E.isLeft(caller) ||
+    E.isLeft(maxResults) ||
+    E.isLeft(patientOutput) ||
+    E.isLeft(logLevel)
+  ) {
     return E.left(problems);
   }
   return E.right({
@@ -194,5 +216,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
     keySource,
     callerIdentity: caller.right,
     maxObservations: maxResults.right,
+    patientOutput: patientOutput.right,
+    logLevel: logLevel.right,
   });
 };

@@ -9,6 +9,17 @@ describe('the operational log', () => {
     expect(lines).toStrictEqual(['{"time":"2026-01-01T00:00:00.000Z","level":"error","event":"transport_error","error_class":"SyntaxError"}\n']);
   });
 
+  it('writes nothing below LOG_LEVEL, and nothing at all when silent', () => {
+    const lines: string[] = [];
+    const log = makeOperationalLog({ write: (s: string) => lines.push(s) } as never);
+    log.setLevel('warn');
+    log({ event: 'server_stopped', reason: 'signal' });
+    log({ event: 'process_warning', warning_class: 'DeprecationWarning' });
+    log.setLevel('silent');
+    log({ event: 'transport_error', error_class: 'SyntaxError' });
+    expect(lines.map((l) => JSON.parse(l).event)).toStrictEqual(['process_warning']);
+  });
+
   it('keeps stack frames and drops the message, even a multi-line one that mimics a frame', () => {
     const error = new TypeError(
       'no patient 4e122e91-c63f\nat Patient Jane Roe (999 Main St)\n    at Jane.Roe (/tmp/Jane_Roe:1:1)\n    at Jane Roe SSN (/tmp/x:1:1)',

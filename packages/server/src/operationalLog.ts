@@ -2,6 +2,7 @@
 // fields — no free text from input, upstream responses or error messages — one JSON object a line.
 import type { Writable } from 'node:stream';
 import type { ErrorCode, RequestId, ToolName } from '@hipaa-fhir-mcp/core';
+import type { LogLevel } from './config.js';
 
 export type LogEvent =
   | { readonly event: 'server_started'; readonly version: string; readonly fhir_backend: 'files' | 'http'; readonly audit_sink: 'file'; readonly key_id: string }
@@ -19,13 +20,26 @@ export type LogEvent =
   | { readonly event: 'process_warning'; readonly warning_class: string }
   | { readonly event: 'process_error'; readonly kind: 'uncaughtException' | 'unhandledRejection'; readonly error_class: string; readonly stack_frames: readonly string[] };
 
-export type OperationalLog = (event: LogEvent) => void;
+export interface OperationalLog {
+  (event: LogEvent): void;
+  /** LOG_LEVEL: events below it are not written. No level, debug included, logs payloads. */
+  setLevel: (level: LogLevel) => void;
+}
 
-export const makeOperationalLog =
-  (stderr: Pick<Writable, 'write'> = process.stderr, now: () => Date = () => new Date()): OperationalLog =>
-  (event) => {
-    stderr.write(`${JSON.stringify({ time: now().toISOString(), level: event.event.endsWith('error') || event.event === 'defect' ? 'error' : event.event === 'process_warning' ? 'warn' : 'info', ...event })}\n`);
+const RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+const levelOf = (event: LogEvent): Exclude<LogLevel, 'silent'> =>
+  event.event.endsWith('error') || event.event === 'defect' ? 'error' : event.event === 'process_warning' ? 'warn' : 'info';
+
+export const makeOperationalLog = (stderr: Pick<Writable, 'write'> = process.stderr, now: () => Date = () => new Date()): OperationalLog => {
+  let threshold = RANK.info;
+  const log = (event: LogEvent): void => {
+    const level = levelOf(event);
+    if (RANK[level] < threshold) return;
+    stderr.write(`${JSON.stringify({ time: now().toISOString(), level, ...event })}\n`);
   };
+  return Object.assign(log, { setLevel: (level: LogLevel) => void (threshold = RANK[level]) });
+};
 
 /** The class of a thrown value, never its message. */
 export const errorClassOf = (thrown: unknown): string =>

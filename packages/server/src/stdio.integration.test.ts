@@ -83,6 +83,19 @@ describe('hipaa-fhir-mcp over stdio, with the SDK client', () => {
     expect(meds.medications).toHaveLength(row.active_with_medication_reference);
   });
 
+  it('returns no SSN, licence or passport number by default (minimum necessary)', async () => {
+    const government = (await fixtureIdentifiers()).filter((i) => /ssn|drivers-licence|passport/.test(i.label));
+    expect(government.length).toBeGreaterThanOrEqual(manifest.patients.length);
+    for (const row of manifest.patients) {
+      calls++;
+      const result = (await client.callTool({ name: 'get_patient', arguments: { patient_id: row.patient_id } })) as CallToolResult;
+      const structured = result.structuredContent as { output_policy: string; removed: string[] };
+      expect(structured.output_policy).toBe('minimum-necessary');
+      expect(structured.removed).toContain('identifier:SS');
+      expect(findIdentifiers(JSON.stringify(result), government)).toStrictEqual([]);
+    }
+  });
+
   it('answers bad input with a clean error and keeps serving', async () => {
     for (const args of [{ patient_id: '' }, { patient_id: '../Observation' }, { patient_id: 'a?b=c' }, { patient_id: 'x'.repeat(100_000) }, { patient_id: 7 }, {}]) {
       expect((await call('get_patient', args)).isError).toBe(true);

@@ -72,7 +72,8 @@ const buildFhirRepository = async (fhir: FhirConfig): Promise<E.Either<StartFail
 export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): Promise<E.Either<StartFailure, RunningServer>> => {
   const config = decodeConfig(env);
   if (E.isLeft(config)) return config;
-  const { fhir: fhirConfig, auditLogFile, keySource, callerIdentity, maxObservations } = config.right;
+  const { fhir: fhirConfig, auditLogFile, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
+  log.setLevel(logLevel);
 
   const key = await loadHmacKey(keySource);
   if (E.isLeft(key)) return E.left([key.left]);
@@ -94,7 +95,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
     identity: { identify: () => TE.right(callerIdentity) },
     keys: staticKeyProvider(key.right),
     clock: { now: () => new Date() },
-    limits: { maxObservations },
+    limits: { maxObservations, patientOutput },
     reportDefect: (defect, where) =>
       log({ event: 'defect', tool: where.tool, request_id: where.requestId, error_class: errorClassOf(defect), stack_frames: stackFramesOf(defect) }),
   };

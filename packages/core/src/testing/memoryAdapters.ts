@@ -65,7 +65,7 @@ export const testDeps = (
   identity: staticIdentity(),
   keys: staticKeyProvider(),
   clock: fixedClock(),
-  limits: { maxObservations: 100 },
+  limits: { maxObservations: 100, patientOutput: 'minimum-necessary' },
   reportDefect: () => undefined,
   ...overrides,
   audit,
