@@ -164,7 +164,7 @@ describe('the audit combinator', () => {
   it('passes the configured limit and the decoded query to the repository', async () => {
     const seen: string[] = [];
     const deps = testDeps({
-      limits: { maxObservations: 7 },
+      limits: { maxObservations: 7, patientOutput: 'full' },
       fhir: scriptedFhirRepository({
         searchObservations: (q) => {
           seen.push(`${revealPatientId(q.patientId)} ${q.code} ${q.limit}`);
