@@ -75,7 +75,8 @@ const loadBundles = async (
   repo: MemoryRepository,
   compartments: Map<string, MemoryRepository>,
   bundles: readonly fhir4.Bundle[],
-): Promise<void> => {
+): Promise<Set<string>> => {
+  const patientIds = new Set<string>();
   for (const original of bundles) {
     const bundle = structuredClone(original);
     resolveBundleReferences(bundle);
@@ -87,6 +88,7 @@ const loadBundles = async (
     if (!isOk(outcome)) throw new Error('sandbox: a bundle did not load');
     // A one-patient bundle (Synthea's shape) also gets its own store: that patient's compartment.
     const patients = (bundle.entry ?? []).filter((e) => e.resource?.resourceType === 'Patient');
+    for (const p of patients) if (p.resource?.id !== undefined) patientIds.add(p.resource.id);
     const patientId = patients.length === 1 ? patients[0]?.resource?.id : undefined;
     if (patientId !== undefined && !compartments.has(patientId)) {
       const compartment = new MemoryRepository();
@@ -94,6 +96,7 @@ const loadBundles = async (
       compartments.set(patientId, compartment);
     }
   }
+  return patientIds;
 };
 
 const readBody = async (request: IncomingMessage): Promise<string> => {
@@ -107,7 +110,7 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
   const router = new FhirRouter();
   const repo = new MemoryRepository();
   const compartments = new Map<string, MemoryRepository>();
-  await loadBundles(router, repo, compartments, options.bundles);
+  const patientIds = await loadBundles(router, repo, compartments, options.bundles);
 
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
@@ -147,6 +150,9 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     const query = new URL(path, origin);
     for (const [k, v] of filters) query.searchParams.set(k, v);
     query.searchParams.set('_count', '1000000');
+    // A patient that does not exist has nothing in any search, as an indexed server answers at once.
+    const patientId = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(filters.get('patient') ?? '')?.[1];
+    if (patientId !== undefined && !patientIds.has(patientId)) return [];
     const [outcome, result] = await route(query);
     if (!isOk(outcome)) return undefined;
     const matches = ((result as fhir4.Bundle).entry ?? []).map((e) => e.resource as fhir4.FhirResource);
