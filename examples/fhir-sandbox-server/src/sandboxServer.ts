@@ -21,7 +21,12 @@ export interface SandboxOptions {
   readonly bundles: readonly fhir4.Bundle[];
   readonly port?: number;
   /** With clients, every FHIR request needs a bearer token from the SMART token endpoint. */
-  readonly smart?: { readonly clients: readonly SmartClient[]; readonly tokenLifetimeSeconds?: number };
+  readonly smart?: {
+    readonly clients: readonly SmartClient[];
+    readonly tokenLifetimeSeconds?: number;
+    /** What `.well-known/smart-configuration` names as the token endpoint (default: this server's). */
+    readonly advertisedTokenEndpoint?: string;
+  };
   /** Real servers differ: set false to ignore `_include` as Medplum's engine does. */
   readonly honourInclude?: boolean;
   /** Page size when a search has no `_count`. */
@@ -173,12 +178,18 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
   const search = async (url: URL, fault: Fault | undefined): Promise<[number, unknown]> => {
     const params = new URLSearchParams(url.searchParams);
     if (fault?.kind === 'drop-patient-param') params.delete('patient');
+    if (fault?.kind === 'ignore-status') params.delete('status');
+    if (fault?.kind === 'foreign-entries') {
+      const requested = params.get('patient')?.replace(/^Patient\//, '');
+      const other = [...patientIds].find((id) => id !== requested);
+      if (other !== undefined) params.set('patient', other);
+    }
     const patient = params.get('patient');
     if (patient !== null && !patient.includes('/')) params.set('patient', `Patient/${patient}`);
     const count = Math.min(Number(params.get('_count') ?? options.defaultPageSize ?? 50), 1000);
     const offset = Number(params.get('_offset') ?? 0);
     const include = params.get('_include');
-    const sort = params.get('_sort');
+    const sort = fault?.kind === 'ignore-sort' ? 'date' : params.get('_sort');
     for (const control of ['_count', '_offset', '_include', '_sort', '_total']) params.delete(control);
     const matches = await allMatches(url.pathname, params, sort);
     if (matches === undefined) return [400, operationOutcome('invalid')];
@@ -198,7 +209,7 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
         if (isOk(readOutcome)) entries.push({ fullUrl: `${origin}${basePath}/${ref}`, resource: medication as fhir4.Medication, search: { mode: 'include' } });
       }
     }
-    const self = new URL(url.pathname, origin);
+    const self = new URL(url.pathname, origin); // the request as received (foreign-entries keeps its patient)
     for (const [k, v] of url.searchParams) if (!(fault?.kind === 'drop-patient-param' && k === 'patient')) self.searchParams.set(k, v);
     const link: fhir4.BundleLink[] = [{ relation: 'self', url: self.href }];
     const next = new URL(self.href);
@@ -252,7 +263,7 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     if (url.pathname === tokenPath && request.method === 'POST') return tokenRequest(request, response);
     if (url.pathname === `${basePath}/.well-known/smart-configuration`) {
       return send(response, 200, {
-        token_endpoint: `${origin}${tokenPath}`,
+        token_endpoint: options.smart?.advertisedTokenEndpoint ?? `${origin}${tokenPath}`,
         grant_types_supported: ['client_credentials'],
         token_endpoint_auth_methods_supported: ['private_key_jwt'],
         token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
@@ -279,9 +290,8 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
       case 'html-error-page':
         response.writeHead(502, { 'content-type': 'text/html' });
         return void response.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
-      case 'wrong-content-type':
-        response.writeHead(200, { 'content-type': 'text/plain' });
-        return void response.end('{"resourceType":"Patient","id":"x"}');
+      case 'malformed-bundle':
+        return send(response, 200, { resourceType: 'Bundle', type: 'searchset', entry: { not: 'an array' } });
       case 'not-found-echoing-path':
         return send(response, 404, operationOutcome('not-found', `Resource not found: ${url.pathname}`), { 'x-request-path': url.pathname });
       case 'error-echoing-request':
@@ -289,40 +299,49 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
       case 'redirect':
         response.writeHead(302, { location: fault.location });
         return void response.end();
-      case 'oversized': {
-        response.writeHead(200, { 'content-type': 'application/fhir+json' });
-        const chunk = Buffer.alloc(64 * 1024, 0x20);
-        let sent = 0;
-        const pump = (): void => {
-          while (sent < fault.bytes) {
-            sent += chunk.length;
-            if (!response.write(chunk)) return void response.once('drain', pump);
-          }
-          response.end('{}');
-        };
-        response.on('error', () => undefined);
-        return pump();
-      }
       default:
         break;
     }
 
+    const [status, body] = await answer(url, request.method ?? 'GET', fault);
+    if (fault?.kind === 'wrong-content-type') {
+      response.writeHead(status, { 'content-type': 'text/plain' });
+      return void response.end(JSON.stringify(body));
+    }
+    if (fault?.kind === 'oversized') {
+      // The right answer, then white space (valid JSON) up to the size asked for.
+      response.writeHead(status, { 'content-type': 'application/fhir+json' });
+      response.on('error', () => undefined);
+      response.write(JSON.stringify(body));
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < fault.bytes) {
+          sent += chunk.length;
+          if (!response.write(chunk)) return void response.once('drain', pump);
+        }
+        response.end();
+      };
+      return pump();
+    }
+    return send(response, status, body);
+  };
+
+  /** The normal answer to a FHIR request (some faults change what is asked or returned). */
+  const answer = async (url: URL, method: string, fault: Fault | undefined): Promise<[number, unknown]> => {
     const path = url.pathname.slice(basePath.length);
     if (path === '/metadata') {
-      return send(response, 200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'] });
+      return [200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'] }];
     }
-    if (/^\/(Observation|MedicationRequest)$/.test(path) && request.method === 'GET') {
-      const [status, body] = await search(url, fault);
-      return send(response, status, body);
-    }
+    if (/^\/(Observation|MedicationRequest)$/.test(path) && method === 'GET') return search(url, fault);
     const read = /^\/(Patient|Medication)\/([A-Za-z0-9\-.]{1,64})$/.exec(path);
-    if (read !== null && request.method === 'GET') {
+    if (read !== null && method === 'GET') {
       const [outcome, resource] = await route(url);
-      if (!isOk(outcome)) return send(response, 404, operationOutcome('not-found'));
-      if (fault?.kind === 'wrong-patient') return send(response, 200, { ...(resource as object), id: 'someone-else' });
-      return send(response, 200, resource);
+      if (!isOk(outcome)) return [404, operationOutcome('not-found')];
+      if (fault?.kind === 'wrong-patient') return [200, { ...(resource as object), id: 'someone-else' }];
+      return [200, resource];
     }
-    return send(response, 404, operationOutcome('not-supported'));
+    return [404, operationOutcome('not-supported')];
   };
 
   const server = createServer((request, response) => {

@@ -2,7 +2,7 @@
 // size and retries, content checked. Failures become a FhirError with no message: got's errors hold
 // the URL (and so the patient id), so none of them is kept.
 import * as E from 'fp-ts/lib/Either.js';
-import got, { CancelError, HTTPError, type PlainResponse, type Response, TimeoutError } from 'got';
+import got, { CancelError, type CancelableRequest, HTTPError, MaxRedirectsError, type PlainResponse, type Response, TimeoutError } from 'got';
 import { type FhirError, fhirError } from '@hipaa-fhir-mcp/core';
 import type { FhirAuth } from './auth.js';
 
@@ -26,15 +26,6 @@ export type NotFoundMeaning = 'NotFound' | 'Rejected';
 
 const FHIR_JSON = /^application\/(fhir\+)?json(\s*;.*)?$/i;
 
-export interface FhirClient {
-  readonly base: URL;
-  /** `Type/id` or `Type?query` relative to the base, encoded by the caller. */
-  readonly resolve: (relative: string) => URL;
-  readonly sameOrigin: (url: URL | string) => boolean;
-  /** GETs `url` (which must be on the base's origin) and returns the parsed JSON body. */
-  readonly getJson: (url: URL, notFound: NotFoundMeaning) => Promise<E.Either<FhirError, unknown>>;
-}
-
 const statusError = (status: number, notFound: NotFoundMeaning): FhirError => {
   if (status === 404 || status === 410) return fhirError(notFound);
   if (status === 401 || status === 403) return fhirError('AuthFailed');
@@ -44,12 +35,54 @@ const statusError = (status: number, notFound: NotFoundMeaning): FhirError => {
   return fhirError('InvalidResponse');
 };
 
+/**
+ * Awaits a got request whose body is a Buffer, abandoning it past `maxBytes` (decompressed), and
+ * parses it as JSON of the right content type. Every failure is a message-free FhirError.
+ */
+export const readCappedJson = async (
+  request: CancelableRequest<Response<Buffer>>,
+  maxBytes: number,
+  notFound: NotFoundMeaning,
+): Promise<E.Either<FhirError, unknown>> => {
+  request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
+    if (progress.transferred > maxBytes || (progress.total ?? 0) > maxBytes) request.cancel();
+  });
+  let response: Response<Buffer>;
+  try {
+    response = await request;
+  } catch (error) {
+    if (error instanceof HTTPError) return E.left(statusError(error.response.statusCode, notFound));
+    if (error instanceof TimeoutError || (error as { name?: unknown })?.name === 'AbortError') return E.left(fhirError('Timeout', true));
+    if (error instanceof CancelError || error instanceof MaxRedirectsError) return E.left(fhirError('InvalidResponse'));
+    return E.left(fhirError('Unavailable', true));
+  }
+  if (response.statusCode < 200 || response.statusCode > 299) return E.left(fhirError('InvalidResponse'));
+  if (!FHIR_JSON.test(response.headers['content-type'] ?? '')) return E.left(fhirError('InvalidResponse'));
+  try {
+    return E.right(JSON.parse(response.body.toString('utf8')) as unknown);
+  } catch {
+    return E.left(fhirError('InvalidResponse'));
+  }
+};
+
+export interface FhirClient {
+  readonly base: URL;
+  /** `Type/id` or `Type?query` relative to the base, encoded by the caller. */
+  readonly resolve: (relative: string) => URL;
+  readonly sameOrigin: (url: URL | string) => boolean;
+  /** GETs `url` (which must be on the base's origin) and returns the parsed JSON body. */
+  readonly getJson: (url: URL, notFound: NotFoundMeaning, signal?: AbortSignal) => Promise<E.Either<FhirError, unknown>>;
+}
+
+
 export const makeFhirClient = (config: FhirClientConfig): FhirClient => {
   const base = new URL(config.baseUrl.endsWith('/') ? config.baseUrl : `${config.baseUrl}/`);
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('FHIR base URL must be http or https');
+  // Same scheme, host and port, and no credentials (got would send them instead of the bearer).
   const sameOrigin = (url: URL | string): boolean => {
     try {
-      return new URL(url, base).origin === base.origin;
+      const parsed = new URL(url, base);
+      return parsed.origin === base.origin && parsed.username === '' && parsed.password === '';
     } catch {
       return false;
     }
@@ -75,45 +108,29 @@ export const makeFhirClient = (config: FhirClientConfig): FhirClient => {
     },
   });
 
-  const attempt = async (url: URL, notFound: NotFoundMeaning): Promise<E.Either<FhirError, unknown>> => {
+  const attempt = async (url: URL, notFound: NotFoundMeaning, signal?: AbortSignal): Promise<E.Either<FhirError, unknown>> => {
     if (!sameOrigin(url)) return E.left(fhirError('InvalidResponse'));
+    if (signal?.aborted === true) return E.left(fhirError('Timeout', true));
     const authorization = await config.auth.authorization();
     if (E.isLeft(authorization)) return authorization;
     const request = client.get(url, {
       headers: authorization.right === undefined ? {} : { authorization: authorization.right },
       responseType: 'buffer',
+      ...(signal === undefined ? {} : { signal }),
     });
-    request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
-      if (progress.transferred > config.maxResponseBytes || (progress.total ?? 0) > config.maxResponseBytes) request.cancel();
-    });
-    let response: Response<Buffer>;
-    try {
-      response = await request;
-    } catch (error) {
-      if (error instanceof HTTPError) return E.left(statusError(error.response.statusCode, notFound));
-      if (error instanceof TimeoutError) return E.left(fhirError('Timeout', true));
-      if (error instanceof CancelError) return E.left(fhirError('InvalidResponse'));
-      return E.left(fhirError('Unavailable', true));
-    }
-    if (response.statusCode < 200 || response.statusCode > 299) return E.left(fhirError('InvalidResponse'));
-    if (!FHIR_JSON.test(response.headers['content-type'] ?? '')) return E.left(fhirError('InvalidResponse'));
-    try {
-      return E.right(JSON.parse(response.body.toString('utf8')) as unknown);
-    } catch {
-      return E.left(fhirError('InvalidResponse'));
-    }
+    return readCappedJson(request, config.maxResponseBytes, notFound);
   };
 
   return {
     base,
     sameOrigin,
     resolve: (relative) => new URL(relative, base),
-    getJson: async (url, notFound) => {
-      const first = await attempt(url, notFound);
+    getJson: async (url, notFound, signal) => {
+      const first = await attempt(url, notFound, signal);
       // A 401 with a renewable credential (an expired SMART token): drop it and try once more.
       if (E.isLeft(first) && first.left.reason === 'AuthFailed' && config.auth.renewable) {
         config.auth.invalidate();
-        return attempt(url, notFound);
+        return attempt(url, notFound, signal);
       }
       return first;
     },

@@ -131,10 +131,14 @@ describe('fhir-http under faults', () => {
     ['socket reset three times', [{ kind: 'reset' }, { kind: 'reset' }, { kind: 'reset' }], read, E.left(fhirError('Unavailable', true))],
     ['malformed JSON', [{ kind: 'malformed-json' }], read, E.left(fhirError('InvalidResponse'))],
     ['HTML error page (a 502, retried)', [{ kind: 'html-error-page' }, { kind: 'html-error-page' }, { kind: 'html-error-page' }], read, E.left(fhirError('Unavailable', true))],
-    ['wrong content type', [{ kind: 'wrong-content-type' }], read, E.left(fhirError('InvalidResponse'))],
+    ['the right Patient labelled text/plain', [{ kind: 'wrong-content-type' }], read, E.left(fhirError('InvalidResponse'))],
+    ['a searchset whose entry is not an array', [{ kind: 'malformed-bundle' }], search, E.left(fhirError('InvalidResponse'))],
+    ["another patient's entries under a self link that keeps the patient", [{ kind: 'foreign-entries' }], search, E.left(fhirError('InvalidResponse'))],
+    ['a server that ignores _sort', [{ kind: 'ignore-sort' }], search, E.left(fhirError('InvalidResponse'))],
+    ['a redirect loop within the origin', Array.from({ length: 6 }, () => ({ kind: 'redirect' as const, location: '/fhir/Patient/contract-a' })), read, E.left(fhirError('InvalidResponse'))],
     ['404 echoing the path', [{ kind: 'not-found-echoing-path' }], read, E.left(fhirError('NotFound'))],
     ['500 echoing the request URL', [{ kind: 'error-echoing-request' }], search, E.left(fhirError('Unavailable'))],
-    ['oversized body', [{ kind: 'oversized', bytes: 8 * 1024 * 1024 }], read, E.left(fhirError('InvalidResponse'))],
+    ['the right Patient padded past the size cap', [{ kind: 'oversized', bytes: 8 * 1024 * 1024 }], read, E.left(fhirError('InvalidResponse'))],
     ['another patient in a read', [{ kind: 'wrong-patient' }], read, E.left(fhirError('InvalidResponse'))],
     ['a dropped patient parameter', [{ kind: 'drop-patient-param' }], search, E.left(fhirError('InvalidResponse'))],
     ['429 with a Retry-After over the cap', [{ kind: 'status', status: 429, retryAfterSeconds: 30 }], read, E.left(fhirError('Unavailable', true))],
@@ -146,6 +150,35 @@ describe('fhir-http under faults', () => {
     expect(await run()).toStrictEqual(expected);
     sandbox.clearFaults();
     expect(E.isRight(await read())).toBe(true);
+  });
+
+  it('accepts the same padded Patient under a larger cap: the cap, not the body, refused it', async () => {
+    sandbox.injectFaults({ kind: 'oversized', bytes: 8 * 1024 * 1024 });
+    const roomy = makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, maxResponseBytes: 64 * 1024 * 1024 });
+    expect(E.isRight(await roomy.readPatient(id(PATIENT))())).toBe(true);
+  });
+
+  it('keeps only active requests from a server that ignores status=active', async () => {
+    sandbox.injectFaults({ kind: 'ignore-status' });
+    const meds = await repository.searchActiveMedicationRequests(id(PATIENT))();
+    if (E.isLeft(meds)) throw new Error('expected Right');
+    expect(meds.right.medicationRequests.map((r) => r.status)).toStrictEqual(['active', 'active']);
+    expect(meds.right.medications.map((m) => m.id)).toStrictEqual(['med-active']);
+  });
+
+  it('gives up at the call deadline, whatever retries remain', async () => {
+    const hurried = makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, timeoutMs: 300, retries: 2, retryBaseDelayMs: 20, callDeadlineMs: 450 });
+    sandbox.injectFaults({ kind: 'hang' }, { kind: 'hang' }, { kind: 'hang' });
+    const before = sandbox.requests.length;
+    expect(await hurried.readPatient(id(PATIENT))()).toStrictEqual(E.left(fhirError('Timeout', true)));
+    expect(sandbox.requests.length - before).toBe(2); // the third attempt never started
+    sandbox.clearFaults();
+  });
+
+  it('refuses a next link that carries credentials, even on the same origin', async () => {
+    const withCredentials = foreign.origin.replace('http://', 'http://user:secret@').replace(/:\d+$/, `:${new URL(sandbox.origin).port}`);
+    sandbox.injectFaults({ kind: 'foreign-next-link', origin: withCredentials });
+    expect(await search()).toStrictEqual(E.left(fhirError('InvalidResponse')));
   });
 
   it('recovers from a 503 and a 429 with a short Retry-After by retrying', async () => {
@@ -167,10 +200,10 @@ describe('fhir-http under faults', () => {
     expect(E.isRight(await read())).toBe(true);
   });
 
-  it('sends ids and codes URL-encoded: nothing from input reaches the path or query raw', async () => {
+  it('sends the code token URL-encoded (patient ids cannot hold a character that needs it)', async () => {
     await repository.searchObservations({ patientId: id('a.b-c'), code: loinc('8867-4'), limit: 5 })();
     const last = sandbox.requests.at(-1)?.url ?? '';
-    expect(last).toContain('patient=a.b-c');
+    expect(last).toContain('patient=a.b-c&');
     expect(last).toContain('code=http%3A%2F%2Floinc.org%7C8867-4');
   });
 });

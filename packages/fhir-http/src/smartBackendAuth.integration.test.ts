@@ -74,6 +74,22 @@ describe('SMART Backend Services', () => {
     expect(await repositoryFor('nobody', pem(rsa.privateKey), 'rsa-1').readPatient(PATIENT)()).toStrictEqual(E.left(fhirError('AuthFailed')));
   });
 
+  it('refuses a token endpoint that is plain http off this machine, or that answers a non-bearer token', async () => {
+    for (const advertisedTokenEndpoint of ['http://tokens.example.invalid/token', 'https://user:pw@tokens.example.invalid/token']) {
+      const other = await startSandbox({
+        bundles: contractBundles(),
+        smart: { clients: [{ clientId: 'rsa-client', jwks: { keys: [jwk(rsa.publicKey, 'rsa-1', 'RS384')] } }], advertisedTokenEndpoint },
+      });
+      const repository = makeHttpFhirRepository({
+        baseUrl: other.baseUrl,
+        auth: smartBackendAuth({ baseUrl: other.baseUrl, clientId: 'rsa-client', privateKeyPem: pem(rsa.privateKey), keyId: 'rsa-1', timeoutMs: 2000 }),
+      });
+      expect(await repository.readPatient(PATIENT)()).toStrictEqual(E.left(fhirError('AuthFailed')));
+      expect(other.requests.some((r) => r.url.includes('/fhir/Patient/'))).toBe(false);
+      await other.close();
+    }
+  });
+
   it('is refused without any token', async () => {
     expect(await makeHttpFhirRepository({ baseUrl: sandbox.baseUrl }).readPatient(PATIENT)()).toStrictEqual(E.left(fhirError('AuthFailed')));
   });

@@ -3,10 +3,11 @@
 // (RS384 or ES384, `kid`, unique `jti`, exp ≤ 5 min). Tokens live in memory only and are never logged.
 import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
 import * as E from 'fp-ts/lib/Either.js';
-import got, { HTTPError } from 'got';
+import got from 'got';
 import { SignJWT } from 'jose';
 import { type FhirError, fhirError } from '@hipaa-fhir-mcp/core';
 import type { FhirAuth } from './auth.js';
+import { readCappedJson } from './fhirClient.js';
 
 export interface SmartBackendConfig {
   /** The FHIR base URL; its `.well-known/smart-configuration` names the token endpoint. */
@@ -46,25 +47,35 @@ export const smartBackendAuth = (config: SmartBackendConfig): FhirAuth => {
   const alg = signingAlgorithm(key);
   const base = config.baseUrl.endsWith('/') ? config.baseUrl : `${config.baseUrl}/`;
   const http = got.extend({ timeout: { request: config.timeoutMs }, retry: { limit: 1 }, followRedirect: false });
+  const json = async (request: Parameters<typeof readCappedJson>[0]) => readCappedJson(request, 64 * 1024, 'Rejected');
   const renewBeforeMs = config.renewBeforeMs ?? 30_000;
 
   let tokenEndpoint: string | undefined;
   let cached: { readonly header: string; readonly renewAt: number } | undefined;
   let inFlight: Promise<E.Either<FhirError, string>> | undefined;
 
-  const discover = async (): Promise<string> => {
-    tokenEndpoint ??= ((await http.get(new URL('.well-known/smart-configuration', base)).json()) as { token_endpoint?: unknown })
-      .token_endpoint as string;
-    if (typeof tokenEndpoint !== 'string' || !/^https?:\/\//.test(tokenEndpoint)) {
-      tokenEndpoint = undefined;
-      throw new TypeError('no token_endpoint');
+  /** The token endpoint named by the server: https, or plain http only on this machine (like FHIR_BASE_URL). */
+  const discover = async (): Promise<E.Either<FhirError, string>> => {
+    if (tokenEndpoint !== undefined) return E.right(tokenEndpoint);
+    const configuration = await json(http.get(new URL('.well-known/smart-configuration', base), { responseType: 'buffer' }));
+    if (E.isLeft(configuration)) return configuration;
+    const named: unknown = (configuration.right as { token_endpoint?: unknown } | null)?.token_endpoint;
+    try {
+      const url = new URL(typeof named === 'string' ? named : '');
+      const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+      if (url.username !== '' || url.password !== '' || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) throw new TypeError();
+      tokenEndpoint = url.href;
+      return E.right(tokenEndpoint);
+    } catch {
+      return E.left(fhirError('AuthFailed'));
     }
-    return tokenEndpoint;
   };
 
   const fetchToken = async (): Promise<E.Either<FhirError, string>> => {
+    const discovered = await discover();
+    if (E.isLeft(discovered)) return discovered;
+    const endpoint = discovered.right;
     try {
-      const endpoint = await discover();
       const assertion = await new SignJWT({})
         .setProtectedHeader({ alg, kid: config.keyId, typ: 'JWT' })
         .setIssuer(config.clientId)
@@ -74,25 +85,28 @@ export const smartBackendAuth = (config: SmartBackendConfig): FhirAuth => {
         .setIssuedAt()
         .setExpirationTime('4m')
         .sign(key);
-      const response = (await http
-        .post(endpoint, {
+      const answer = await json(
+        http.post(endpoint, {
+          responseType: 'buffer',
           form: {
             grant_type: 'client_credentials',
             scope: config.scopes ?? DEFAULT_SMART_SCOPES,
             client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
             client_assertion: assertion,
           },
-        })
-        .json()) as { access_token?: unknown; expires_in?: unknown; token_type?: unknown };
-      if (typeof response.access_token !== 'string' || response.access_token === '') return E.left(fhirError('AuthFailed'));
+        }),
+      );
+      // The token endpoint's error body is not copied: it may echo the assertion.
+      if (E.isLeft(answer)) return E.left(answer.left.reason === 'Rejected' ? fhirError('AuthFailed') : answer.left);
+      const response = (answer.right ?? {}) as { access_token?: unknown; expires_in?: unknown; token_type?: unknown };
+      const bearer = typeof response.token_type === 'string' && response.token_type.toLowerCase() === 'bearer';
+      if (typeof response.access_token !== 'string' || response.access_token === '' || !bearer) return E.left(fhirError('AuthFailed'));
       const lifetimeMs = (typeof response.expires_in === 'number' ? response.expires_in : 300) * 1000;
       const header = `Bearer ${response.access_token}`;
       cached = { header, renewAt: Date.now() + Math.max(lifetimeMs - renewBeforeMs, lifetimeMs / 2) };
       return E.right(header);
-    } catch (error) {
-      // The token endpoint's error body is not copied: it may echo the assertion.
-      if (error instanceof HTTPError && error.response.statusCode < 500) return E.left(fhirError('AuthFailed'));
-      return E.left(fhirError('Unavailable', true));
+    } catch {
+      return E.left(fhirError('Unavailable', true)); // signing failed: a defect of the key, reported as unavailable
     }
   };
 

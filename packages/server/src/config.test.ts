@@ -78,6 +78,8 @@ describe('decodeConfig', () => {
       [{ FHIR_BASE_URL: 'http://ehr.example/fhir' }, ['FHIR_BASE_URL']],
       [{ FHIR_BASE_URL: 'https://user:secret@ehr.example/fhir' }, ['FHIR_BASE_URL']],
       [{ FHIR_BASE_URL: 'https://ehr.example/fhir?patient=x' }, ['FHIR_BASE_URL']],
+      [{ FHIR_BASE_URL: 'https://ehr.example/fhir?' }, ['FHIR_BASE_URL']],
+      [{ FHIR_BASE_URL: 'https://ehr.example/fhir#' }, ['FHIR_BASE_URL']],
       [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_AUTH: 'bearer' }, ['FHIR_AUTH_TOKEN']],
       [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_AUTH: 'smart-backend' }, ['SMART_CLIENT_ID', 'SMART_KEY_ID', 'SMART_PRIVATE_KEY_FILE']],
       [{ FHIR_BASE_URL: 'https://ehr.example', FHIR_AUTH: 'basic' }, ['FHIR_AUTH']],

@@ -85,7 +85,8 @@ const FhirBaseUrl = new t.Type<string, string, unknown>(
     try {
       const url = new URL(typeof u === 'string' ? u : '');
       const transport = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-      return transport && url.username === '' && url.password === '' && url.search === '' && url.hash === '' ? t.success(url.href) : t.failure(u, c);
+      const clean = url.username === '' && url.password === '' && url.search === '' && url.hash === '' && !/[?#]/.test(String(u));
+      return transport && clean ? t.success(`${url.origin}${url.pathname}`) : t.failure(u, c);
     } catch {
       return t.failure(u, c);
     }
