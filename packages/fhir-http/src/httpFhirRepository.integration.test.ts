@@ -160,7 +160,9 @@ describe('fhir-http under faults', () => {
 
   it('keeps only active requests from a server that ignores status=active', async () => {
     sandbox.injectFaults({ kind: 'ignore-status' });
-    const meds = await repository.searchActiveMedicationRequests(id(PATIENT))();
+    // One page holds all four of the patient's requests, the stopped and completed ones included.
+    const onePage = makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, pageSize: 10 });
+    const meds = await onePage.searchActiveMedicationRequests(id(PATIENT))();
     if (E.isLeft(meds)) throw new Error('expected Right');
     expect(meds.right.medicationRequests.map((r) => r.status)).toStrictEqual(['active', 'active']);
     expect(meds.right.medications.map((m) => m.id)).toStrictEqual(['med-active']);
