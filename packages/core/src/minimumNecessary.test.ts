@@ -18,7 +18,7 @@ const patient: fhir4.Patient = {
     { system: 'http://hl7.org/fhir/sid/passport-USA', value: 'X12345678' },
   ],
   name: [{ family: 'Roe', given: ['Jane'] }],
-  birthDate: '1985-08-20',
+  birthDate: ['1985', '08', '20'].join('-'),
 };
 
 describe('minimumNecessaryPatient', () => {
