@@ -12,8 +12,8 @@ import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
 import { findIdentifiers, findShapes, identifiersOfBundle } from '@hipaa-fhir-mcp/phi-sweep';
 import { BIN_PATH } from '@hipaa-fhir-mcp/server';
 
-/** Milton509 Ortiz186: alive, with Medications referenced through medicationReference. */
-export const DEMO_PATIENT_FILE = 'Milton509_Ortiz186_d66b5418-06cb-fc8a-8c13-85685b6ac939.json';
+/** An embedded patient who is alive and has Medications referenced through medicationReference. */
+export const DEMO_PATIENT_ID = 'd66b5418-06cb-fc8a-8c13-85685b6ac939';
 
 export interface Check {
   readonly check: string;
@@ -34,7 +34,9 @@ export const runDemo = async (): Promise<DemoResult> => {
   const workDir = await mkdtemp(join(tmpdir(), 'hipaa-fhir-mcp-demo-'));
   const auditLog = join(workDir, 'audit.jsonl');
   const key = randomBytes(32).toString('hex');
-  const bundle = JSON.parse(await readFile(join(embeddedDataDir, DEMO_PATIENT_FILE), 'utf8')) as fhir4.Bundle;
+  const manifest = JSON.parse(await readFile(join(embeddedDataDir, '..', 'manifest.json'), 'utf8')) as { patients: { file: string; patient_id: string }[] };
+  const file = manifest.patients.find((p) => p.patient_id === DEMO_PATIENT_ID)?.file as string;
+  const bundle = JSON.parse(await readFile(join(embeddedDataDir, file), 'utf8')) as fhir4.Bundle;
   const patient = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource as fhir4.Patient;
   const patientId = patient.id as string;
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// phi-sweep [--exemptions FILE] [--identifiers-from DIR] PATH…: sweeps files for identifier shapes
-// and, with --identifiers-from, for the literal identifiers of the patients in DIR's FHIR Bundles.
+// phi-sweep [--exemptions FILE] [--identifiers-from DIR]… [--allow-label LABEL]… PATH…: sweeps files
+// for identifier shapes and, with --identifiers-from, for the literal identifiers of the patients in
+// DIR's FHIR Bundles; --allow-label leaves one kind of identifier out (e.g. synthetic patient ids in tests).
 // Prints `path:line:column kind` per finding (never the text found) and exits 1 if there is any.
+import { execFile } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join, relative, resolve } from 'node:path';
 import { type Finding, findIdentifiers, findShapes, type Identifier, identifiersOfBundle } from './sweep.js';
 
@@ -13,7 +16,13 @@ interface Exemption {
 
 const SKIPPED_DIRS = new Set(['.git', 'node_modules']);
 
-const usage = 'usage: phi-sweep [--exemptions FILE] [--identifiers-from DIR] PATH…';
+const usage = 'usage: phi-sweep [--git] [--exemptions FILE] [--identifiers-from DIR]… [--allow-label LABEL]… PATH…';
+
+/** The files git would commit under `root`: tracked, and untracked but not ignored (no build output). */
+const gitFiles = async (root: string): Promise<string[]> => {
+  const { stdout } = await promisify(execFile)('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  return stdout.split('\0').filter((name) => name !== '');
+};
 
 const walk = async (path: string, out: string[]): Promise<void> => {
   const info = await stat(path);
@@ -76,29 +85,36 @@ export const sweepPaths = async (
 const main = async (argv: readonly string[]): Promise<number> => {
   const paths: string[] = [];
   let exemptionsFile: string | undefined;
-  let identifiersDir: string | undefined;
+  const identifierDirs: string[] = [];
+  const allowedLabels = new Set<string>();
+  let git = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === '--exemptions') exemptionsFile = argv[++i];
-    else if (arg === '--identifiers-from') identifiersDir = argv[++i];
+    if (arg === '--git') git = true;
+    else if (arg === '--exemptions') exemptionsFile = argv[++i];
+    else if (arg === '--identifiers-from') identifierDirs.push(argv[++i] ?? '');
+    else if (arg === '--allow-label') allowedLabels.add(argv[++i] ?? '');
     else if (arg.startsWith('-')) {
       process.stderr.write(`${usage}\n`);
       return 2;
     } else paths.push(arg);
   }
+  const root = process.cwd();
+  if (git) paths.push(...(await gitFiles(root)));
   if (paths.length === 0) {
     process.stderr.write(`${usage}\n`);
     return 2;
   }
-  const root = process.cwd();
   const exemptions = exemptionsFile === undefined ? [] : (JSON.parse(await readFile(exemptionsFile, 'utf8')) as { exemptions: Exemption[] }).exemptions;
-  const identifiers = identifiersDir === undefined ? [] : await loadIdentifiers(identifiersDir);
+  const identifiers = (await Promise.all(identifierDirs.map(loadIdentifiers)))
+    .flat()
+    .filter((identifier) => !identifier.label.split('/').some((label) => allowedLabels.has(label)));
   const report = await sweepPaths(paths, { root, exemptions, identifiers });
   for (const e of report.exempted) process.stdout.write(`exempt: ${e.path} (${e.reason})\n`);
   for (const f of report.findings) process.stdout.write(`${f.path}:${f.line}:${f.column} ${f.kind}${f.label === undefined ? '' : ` (${f.label})`}\n`);
   process.stdout.write(
     `phi-sweep: ${report.files} files, ${report.bytes} bytes swept` +
-      (identifiersDir === undefined ? '' : `, ${identifiers.length} literal identifiers`) +
+      (identifierDirs.length === 0 ? '' : `, ${identifiers.length} literal identifiers`) +
       `; ${report.findings.length} findings\n`,
   );
   return report.findings.length === 0 ? 0 : 1;

@@ -9,7 +9,7 @@ import { encodedForms, findIdentifiers, findShapes, identifiersOfBundle } from '
 const ssn = ['123', '45', '6789'].join('-');
 const phone = ['555', '867', '5309'].join('-');
 const email = ['jane.roe', 'hospital.org'].join('@');
-const birthDate = (year: string) => [year, '05', '03'].join('-');
+const birthDate = (year: string) => [year, '11', '29'].join('-');
 
 describe('findShapes', () => {
   it('finds SSN, US phone, email, MRN and birth-date shapes, with line and column only', () => {
@@ -29,8 +29,8 @@ describe('findShapes', () => {
 
   it('leaves alone what merely looks close: UUIDs, ISO dates, versions, hashes, reserved example emails', () => {
     const text = [
-      '4e122e91-c63f-4112-a778-6ccf5abfd6f2',
-      '2026-01-02T03:04:05.678Z and 2019-05-22',
+      '0b6f3c2e-91d4-4a7e-b2c5-7d8e9f001122',
+      '2026-01-02T03:04:05.678Z and 2011-07-14',
       'version 10.34.9, 1.32.2',
       'sha 3ed766fc19733ab431e084c4b458a8cd9296b690c94af4ea5cf4b77da13d2999',
       'dr.who@example.org, ops@clinic.test',
@@ -48,7 +48,7 @@ describe('literal identifiers', () => {
           resourceType: 'Patient',
           id: 'pt-0001',
           identifier: [{ type: { coding: [{ code: 'SS' }] }, value: ssn }, { type: { coding: [{ code: 'MR' }] }, value: 'pt-0001' }],
-          name: [{ given: ['Carla'], family: 'Echevarría' }],
+          name: [{ given: ['Zoë'], family: 'Quiñonez-Arbo' }],
           telecom: [{ system: 'phone', value: phone }],
           address: [{ line: ['12 Main St'], postalCode: '02134' }],
           birthDate: birthDate('2005'),
@@ -62,8 +62,8 @@ describe('literal identifiers', () => {
     expect(identifiersOfBundle(bundle)).toStrictEqual([
       { label: 'patient-id/mrn', value: 'pt-0001' },
       { label: 'ssn', value: ssn },
-      { label: 'name', value: 'Carla Echevarría' },
-      { label: 'family-name', value: 'Echevarría' },
+      { label: 'name', value: 'Zoë Quiñonez-Arbo' },
+      { label: 'family-name', value: 'Quiñonez-Arbo' },
       { label: 'phone', value: phone },
       { label: 'address', value: '12 Main St' },
       { label: 'postal-code', value: '02134' },
@@ -72,9 +72,9 @@ describe('literal identifiers', () => {
   });
 
   it('finds them plain, URL-encoded and JSON-escaped', () => {
-    expect(encodedForms('Echevarría')).toStrictEqual(['Echevarría', 'Echevarr%C3%ADa']);
+    expect(encodedForms('Quiñonez-Arbo')).toStrictEqual(['Quiñonez-Arbo', 'Qui%C3%B1onez-Arbo']);
     const ids = identifiersOfBundle(bundle);
-    const text = `GET /Patient?name=Echevarr%C3%ADa\n{"msg":"12 Main St"}\n{"n":"Carla Echevarr\\u00eda"}`;
+    const text = `GET /Patient?name=Qui%C3%B1onez-Arbo\n{"msg":"12 Main St"}\n{"n":"Zo\\u00eb Qui\\u00f1onez-Arbo"}`;
     expect(findIdentifiers(text, ids).map((f) => [f.label, f.line])).toStrictEqual([
       ['family-name', 1],
       ['address', 2],
