@@ -100,7 +100,14 @@ const main = async (argv: readonly string[]): Promise<number> => {
     } else paths.push(arg);
   }
   const root = process.cwd();
-  if (git) paths.push(...(await gitFiles(root)));
+  if (git) {
+    const listed = await gitFiles(root);
+    if (listed.length === 0) {
+      process.stderr.write('phi-sweep: --git found no files (not a git work tree?)\n');
+      return 2;
+    }
+    paths.push(...listed);
+  }
   if (paths.length === 0) {
     process.stderr.write(`${usage}\n`);
     return 2;
