@@ -101,7 +101,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
   }
   const root = process.cwd();
   if (git) {
-    const listed = await gitFiles(root);
+    const listed = await gitFiles(root).catch(() => []);
     if (listed.length === 0) {
       process.stderr.write('phi-sweep: --git found no files (not a git work tree?)\n');
       return 2;
