@@ -202,6 +202,11 @@ describe('fhir-http under faults', () => {
     expect(E.isRight(await read())).toBe(true);
   });
 
+  it('has sent nothing but GETs to the FHIR server, whatever the faults (it cannot alter ePHI)', () => {
+    expect(sandbox.requests.length).toBeGreaterThan(30);
+    expect(sandbox.requests.filter((r) => r.method !== 'GET')).toStrictEqual([]);
+  });
+
   it('sends the code token URL-encoded (patient ids cannot hold a character that needs it)', async () => {
     await repository.searchObservations({ patientId: id('a.b-c'), code: loinc('8867-4'), limit: 5 })();
     const last = sandbox.requests.at(-1)?.url ?? '';
