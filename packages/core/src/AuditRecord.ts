@@ -1,4 +1,4 @@
-// The one audit record shape: the same seven keys, in the same order, for every tool call.
+// The one audit record shape: the same eight keys, in the same order, for every tool call.
 // `checkAuditRecord` is the gate every record passes before any sink sees it; nothing else gets through.
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
@@ -61,6 +61,13 @@ export const IsoTimestamp = t.brand(
 );
 export type IsoTimestamp = t.TypeOf<typeof IsoTimestamp>;
 
+interface KeyIdBrand {
+  readonly KeyId: unique symbol;
+}
+/** The public name of the HMAC key that made `patient_id_hmac`, so that keys can rotate. */
+export const KeyId = t.brand(t.string, (s): s is t.Branded<string, KeyIdBrand> => /^[A-Za-z0-9._:-]{1,64}$/.test(s), 'KeyId');
+export type KeyId = t.TypeOf<typeof KeyId>;
+
 export const AuditRecord = t.type({
   timestamp: IsoTimestamp,
   tool: ToolName,
@@ -69,6 +76,8 @@ export const AuditRecord = t.type({
   request_id: RequestId,
   status: AuditStatus,
   error_code: t.union([ErrorCode, t.null]),
+  /** null only when no key could be had (then `patient_id_hmac` is null too). */
+  key_id: t.union([KeyId, t.null]),
 });
 export type AuditRecord = t.TypeOf<typeof AuditRecord>;
 

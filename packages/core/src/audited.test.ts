@@ -36,6 +36,7 @@ const expectedRecord = (overrides: Partial<AuditRecord>): AuditRecord => ({
   request_id: call().requestId,
   status: 'success',
   error_code: null,
+  key_id: 'test-key',
   ...overrides,
 } as AuditRecord);
 
@@ -137,7 +138,7 @@ describe('the audit combinator', () => {
     const noKey = testDeps({ fhir: fhirReturning(TE.right(patientResource)), keys: { hmacKey: () => TE.left({ _tag: 'KeyError', reason: 'Unavailable' }) } });
     expect(await getPatient({ patient_id: PATIENT }, call())(noKey)()).toStrictEqual(E.left(keyUnavailable));
     expect(noKey.audit.records).toStrictEqual([
-      expectedRecord({ patient_id_hmac: null, caller_identity: null, status: 'error', error_code: 'key_unavailable' }),
+      expectedRecord({ patient_id_hmac: null, caller_identity: null, status: 'error', error_code: 'key_unavailable', key_id: null }),
     ]);
 
     const noIdentity = testDeps({

@@ -8,6 +8,7 @@ import {
   checkAuditRecord,
   type ErrorCode,
   type IsoTimestamp,
+  type KeyId,
   type ToolName,
 } from './AuditRecord.js';
 import {
@@ -89,10 +90,12 @@ export const audited =
     };
     let patientIdHmac: PatientIdHmac | null = null;
     let callerIdentity: CallerIdentity | null = null;
+    let keyId: KeyId | null = null;
 
     const outcome = await guarded<A>(async () => {
       const key = await deps.keys.hmacKey()();
       if (E.isLeft(key)) return E.left(keyUnavailable);
+      keyId = key.right.id as KeyId;
       patientIdHmac = hmacOf(key.right, givenPatientId(rawInput));
 
       const caller = await deps.identity.identify(call)();
@@ -113,6 +116,7 @@ export const audited =
         request_id: call.requestId,
         status: E.isRight(outcome) ? 'success' : 'error',
         error_code: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
+        key_id: keyId,
       };
       const checked = checkAuditRecord(record);
       if (E.isLeft(checked)) throw new AuditRecordRejected();

@@ -1,5 +1,6 @@
 // @hipaa-fhir-mcp/core: the domain, the ports and the audited use cases, with no I/O of its own.
 // Embed it in any Node service by supplying adapters for the ports (see examples/embed-in-service).
+export * from './AuditChain.js';
 export * from './AuditRecord.js';
 export * from './audited.js';
 export * from './CallContext.js';

@@ -2,7 +2,7 @@
 // Call inside a vitest test file: `fhirRepositoryContract('fhir-files', async (bundles) => …)`.
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord, IsoTimestamp, RequestId } from '../AuditRecord.js';
+import type { AuditRecord, IsoTimestamp, KeyId, RequestId } from '../AuditRecord.js';
 import { fhirError } from '../errors.js';
 import { LOINC_SYSTEM, type LoincCode, normaliseLoincCode } from '../LoincCode.js';
 import { PatientId } from '../PatientId.js';
@@ -151,6 +151,7 @@ export const sampleAuditRecord = (n: number, overrides: Partial<AuditRecord> = {
   request_id: `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}` as RequestId,
   status: 'success',
   error_code: null,
+  key_id: 'test-key' as KeyId,
   ...overrides,
 });
 
