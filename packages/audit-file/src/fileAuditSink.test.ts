@@ -1,16 +1,23 @@
 import { constants } from 'node:fs';
-import { chmod, type FileHandle, mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, type FileHandle, mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { auditError } from '@hipaa-fhir-mcp/core';
+import { auditError, GENESIS_HASH, verifyChain } from '@hipaa-fhir-mcp/core';
 import { auditSinkContract, sampleAuditRecord } from '@hipaa-fhir-mcp/core/testing';
+import { ed25519Signer } from './checkpointSigner.js';
+import { readCheckpoints } from './checkpoints.js';
 import { AuditFileError, makeFileAuditSink } from './fileAuditSink.js';
 
 const tempPath = async (name = 'audit.jsonl') => join(await mkdtemp(join(tmpdir(), 'audit-file-')), 'nested', name);
+const rawLines = async (path: string): Promise<string[]> => (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '');
+/** The records as appended: the chain's own fields (seq, prev_hash) taken off. */
 const readLines = async (path: string): Promise<unknown[]> =>
-  (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+  (await rawLines(path)).map((l) => {
+    const { seq: _seq, prev_hash: _prev, ...record } = JSON.parse(l) as Record<string, unknown>;
+    return record;
+  });
 
 auditSinkContract('audit-file', async () => {
   const path = await tempPath();
@@ -43,14 +50,17 @@ const instrumented = (counters: { writes: number; failures: number; truncateFail
   };
 
 describe('audit-file', () => {
-  it('creates the file 0600 in a 0700 directory, one JSON object per line', async () => {
+  it('creates the file 0600 in a 0700 directory, one hash-chained JSON object per line', async () => {
     const path = await tempPath();
     const sink = await makeFileAuditSink({ path });
     await sink.append(sampleAuditRecord(1))();
+    await sink.append(sampleAuditRecord(2))();
     await sink.close();
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect((await stat(join(path, '..'))).mode & 0o777).toBe(0o700);
-    expect(await readFile(path, 'utf8')).toBe(`${JSON.stringify(sampleAuditRecord(1))}\n`);
+    const lines = await rawLines(path);
+    expect(lines[0]).toBe(JSON.stringify({ ...sampleAuditRecord(1), seq: 1, prev_hash: GENESIS_HASH }));
+    expect(verifyChain(lines)).toStrictEqual({ head: sink.head(), records: 2 });
   });
 
   it('refuses a file that group or others can read, saying how to fix it', async () => {
@@ -90,15 +100,54 @@ describe('audit-file', () => {
     await expect(makeFileAuditSink({ path: dir })).rejects.toBeInstanceOf(AuditFileError);
   });
 
-  it('appends to an existing log, fencing a torn last line with a newline first', async () => {
+  it('cuts a torn last line (a crash mid-write) away on open, and continues the chain', async () => {
     const path = await tempPath();
-    await (await makeFileAuditSink({ path })).close();
-    await writeFile(path, `${JSON.stringify(sampleAuditRecord(1))}\n{"timestamp":"2026-01`, { mode: 0o600 });
+    const first = await makeFileAuditSink({ path });
+    await first.append(sampleAuditRecord(1))();
+    await first.close();
+    await appendFile(path, '{"timestamp":"2026-01-02T03:04:05.678Z","tool":"get_pat');
     const sink = await makeFileAuditSink({ path });
     await sink.append(sampleAuditRecord(2))();
     await sink.close();
-    const lines = (await readFile(path, 'utf8')).split('\n');
-    expect(lines).toStrictEqual([JSON.stringify(sampleAuditRecord(1)), '{"timestamp":"2026-01', JSON.stringify(sampleAuditRecord(2)), '']);
+    const lines = await rawLines(path);
+    expect(lines).toHaveLength(2);
+    expect(verifyChain(lines).fault).toBeUndefined();
+    expect(await readLines(path)).toStrictEqual([sampleAuditRecord(1), sampleAuditRecord(2)]);
+  });
+
+  it('refuses a log that does not end with a hash-chained record, pointing at audit verify', async () => {
+    const path = await tempPath();
+    await (await makeFileAuditSink({ path })).close();
+    await writeFile(path, `${JSON.stringify(sampleAuditRecord(1))}\n`, { mode: 0o600 });
+    await expect(makeFileAuditSink({ path })).rejects.toThrow(/does not end with a hash-chained record; check it with: hipaa-fhir-mcp audit verify/);
+    await expect(makeFileAuditSink({ path })).rejects.toThrow(AuditFileError); // the lock was released
+  });
+
+  it('anchors the head in signed checkpoints: on demand, on an interval, and on close', async () => {
+    const path = await tempPath();
+    const signer = ed25519Signer(new Uint8Array(32).fill(7));
+    const sink = await makeFileAuditSink({ path, signer, checkpointIntervalMs: 20 });
+    for (const n of [1, 2, 3]) await sink.append(sampleAuditRecord(n))();
+    await sink.checkpoint();
+    await sink.checkpoint(); // the head has not moved: nothing written
+    await sink.append(sampleAuditRecord(4))();
+    await new Promise((r) => setTimeout(r, 80)); // the interval writes the next one
+    await sink.append(sampleAuditRecord(5))();
+    await sink.close();
+    const checkpoints = (await readCheckpoints(`${path}.checkpoints`, signer.publicKey)) ?? [];
+    expect(checkpoints.map((c) => [c.checkpoint?.seq, c.problem])).toStrictEqual([
+      [3, undefined],
+      [4, undefined],
+      [5, undefined],
+    ]);
+    expect(checkpoints.at(-1)?.checkpoint?.head_hash).toBe(sink.head().hash);
+    expect((await stat(`${path}.checkpoints`)).mode & 0o777).toBe(0o600);
+
+    const other = ed25519Signer(new Uint8Array(32).fill(8));
+    expect((await readCheckpoints(`${path}.checkpoints`, other.publicKey))?.map((c) => c.problem)).toStrictEqual(['other-signer', 'other-signer', 'other-signer']);
+    const text = await readFile(`${path}.checkpoints`, 'utf8');
+    await writeFile(`${path}.checkpoints`, text.replace('"seq":3', '"seq":2'));
+    expect((await readCheckpoints(`${path}.checkpoints`, signer.publicKey))?.[0]?.problem).toBe('bad-signature');
   });
 
   it('opens the log for synchronous-data writes, so that a returned write is durable', async () => {

@@ -1,22 +1,43 @@
-// AuditSink on an append-only JSON Lines file (mode 0600), with one writer per file (a lock file).
-// Concurrent appends share one synchronous-data write (group commit); each call is acknowledged only
-// after its batch is on disk.
+// AuditSink on an append-only, hash-chained JSON Lines file (mode 0600), one writer per file (a lock
+// file). Concurrent appends share one synchronous-data write (group commit); each call is acknowledged
+// only after its batch is on disk. Signed checkpoints anchor the chain's head in a second file.
 import { constants } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { type AuditError, type AuditRecord, type AuditSink, auditError } from '@hipaa-fhir-mcp/core';
+import {
+  type AuditError,
+  type AuditRecord,
+  type AuditSink,
+  appendToChain,
+  auditError,
+  CHAIN_START,
+  type ChainHead,
+  lineHash,
+  parseChainedLine,
+} from '@hipaa-fhir-mcp/core';
+import type { CheckpointSigner } from './checkpointSigner.js';
+import { type Checkpoint, checkpointMessage } from './checkpoints.js';
 
 export interface FileAuditSinkConfig {
   /** The JSON Lines file; created 0600 (and its directory 0700) when missing. */
   readonly path: string;
+  /** Signs checkpoints, written to `<path>.checkpoints` at an interval and on close. */
+  readonly signer?: CheckpointSigner;
+  /** Default 60 s. A checkpoint is written only when the chain grew. */
+  readonly checkpointIntervalMs?: number;
+  readonly now?: () => Date;
   /** For tests: how the file is opened. */
   readonly openFile?: (path: string, flags: number, mode: number) => Promise<FileHandle>;
 }
 
 export interface FileAuditSink extends AuditSink {
-  /** Flushes what is pending, then closes the file; later appends fail as Closed. */
+  /** Flushes what is pending, writes a last checkpoint, then closes; later appends fail as Closed. */
   readonly close: () => Promise<void>;
+  /** The chain's head as durably written. */
+  readonly head: () => ChainHead;
+  /** Writes a signed checkpoint of the durable head now (if it moved since the last one). */
+  readonly checkpoint: () => Promise<void>;
 }
 
 /** The audit file cannot be used; the message names the file and the fix, never a record. */
@@ -25,7 +46,7 @@ export class AuditFileError extends Error {
 }
 
 interface Pending {
-  readonly line: string;
+  readonly record: AuditRecord;
   readonly settle: (result: E.Either<AuditError, void>) => void;
 }
 
@@ -34,6 +55,7 @@ interface Pending {
 // no O_DSYNC (Windows), each batch is followed by fdatasync instead.
 const DSYNC = constants.O_DSYNC ?? 0;
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | DSYNC;
+const TAIL_BYTES = 1024 * 1024;
 
 /** Lock files this process holds, so that a lock naming our own pid is known to be live or stale. */
 const heldLocks = new Set<string>();
@@ -49,7 +71,7 @@ const isAlive = (pid: number): boolean => {
 
 /**
  * Takes `<path>.lock` (created exclusively, holding our pid). A lock left by a process that no longer
- * runs is taken over. Two writers on one file could interleave lines and undo each other's rollbacks.
+ * runs is taken over. Two writers on one file would fork the chain and undo each other's rollbacks.
  */
 const acquireLock = async (path: string): Promise<string> => {
   const lockPath = `${path}.lock`;
@@ -67,9 +89,7 @@ const acquireLock = async (path: string): Promise<string> => {
       const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
       const live = Number.isInteger(pid) && pid > 0 && (pid === process.pid ? heldLocks.has(lockPath) : isAlive(pid));
       if (live) {
-        throw new AuditFileError(
-          `The audit log ${path} is being written by another process (pid ${pid}); give each server its own AUDIT_LOG_FILE.`,
-        );
+        throw new AuditFileError(`The audit log ${path} is being written by another process (pid ${pid}); give each server its own AUDIT_LOG_FILE.`);
       }
       await unlink(lockPath).catch(() => undefined); // stale: its writer is gone
     }
@@ -78,11 +98,38 @@ const acquireLock = async (path: string): Promise<string> => {
 };
 
 /**
- * Opens (or creates) the audit file. Refuses a file readable or writable by group or others, and
- * anything but a regular file. A torn last line (from a crash) is fenced with a newline first.
+ * Finds where the chain stands at the end of the file. A torn last line (a crash mid-write; its call
+ * was never answered) is cut away; any other damage stops the sink from starting.
  */
+const recoverTail = async (path: string, handle: FileHandle, size: number): Promise<{ head: ChainHead; goodSize: number }> => {
+  if (size === 0) return { head: CHAIN_START, goodSize: 0 };
+  const start = Math.max(0, size - TAIL_BYTES);
+  const tail = Buffer.alloc(size - start);
+  const reader = await open(path, 'r');
+  await reader.read(tail, 0, tail.length, start).finally(() => reader.close());
+  const lastNewline = tail.lastIndexOf(0x0a);
+  const goodSize = lastNewline === -1 ? start : start + lastNewline + 1;
+  if (goodSize < size) {
+    await handle.truncate(goodSize);
+    await handle.datasync();
+  }
+  if (goodSize === 0) return { head: CHAIN_START, goodSize };
+  const previousNewline = lastNewline === -1 ? -1 : tail.lastIndexOf(0x0a, lastNewline - 1);
+  if (lastNewline === -1 || (previousNewline === -1 && start > 0)) {
+    throw new AuditFileError(`The audit log ${path} ends with a line longer than ${TAIL_BYTES} bytes; check it with: hipaa-fhir-mcp audit verify ${path}`);
+  }
+  const line = tail.subarray(previousNewline + 1, lastNewline).toString('utf8');
+  const parsed = parseChainedLine(line);
+  if (E.isLeft(parsed)) {
+    throw new AuditFileError(`The audit log ${path} does not end with a hash-chained record; check it with: hipaa-fhir-mcp audit verify ${path}, then move it aside.`);
+  }
+  return { head: { seq: parsed.right.seq, hash: lineHash(line) }, goodSize };
+};
+
+/** Opens (or creates) the audit file and continues its chain. */
 export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<FileAuditSink> => {
   const openFile = config.openFile ?? ((path, flags, mode) => open(path, flags, mode));
+  const now = config.now ?? (() => new Date());
   await mkdir(dirname(config.path), { recursive: true, mode: 0o700 });
   let handle: FileHandle;
   try {
@@ -100,43 +147,45 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
     );
   }
   let lockPath: string;
+  let recovered: { head: ChainHead; goodSize: number };
   try {
     lockPath = await acquireLock(config.path);
+    recovered = await recoverTail(config.path, handle, stats.size);
   } catch (error) {
     await handle.close();
+    if (heldLocks.delete(`${config.path}.lock`)) await unlink(`${config.path}.lock`).catch(() => undefined);
     throw error;
   }
   // Make the file's directory entry durable too: fdatasync of the file alone does not.
   const directory = await open(dirname(config.path), 'r');
   await directory.sync().finally(() => directory.close());
-  let durableSize = stats.size;
-  if (durableSize > 0) {
-    const last = Buffer.alloc(1);
-    const reader = await open(config.path, 'r');
-    await reader.read(last, 0, 1, durableSize - 1).finally(() => reader.close());
-    if (last[0] !== 0x0a) {
-      await handle.appendFile('\n');
-      await handle.datasync();
-      durableSize += 1;
-    }
-  }
 
+  let head = recovered.head;
+  let durableSize = recovered.goodSize;
   let pending: Pending[] = [];
   let flushing: Promise<void> | undefined;
   let state: 'open' | 'broken' | 'closing' | 'closed' = 'open';
 
-  // Writes batches until none is pending. A failed write is cut back to the last durable size so
-  // that the file never holds a partial line; if even that fails, the sink stays broken (fail closed).
+  // Writes batches until none is pending. A failed write is cut back to the last durable size so that
+  // the file never holds a partial line, and the chain does not advance; if even the cut fails, the
+  // sink stays broken (fail closed).
   const flush = async (): Promise<void> => {
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
-      const text = batch.map((p) => p.line).join('');
+      let next = head;
+      let text = '';
+      for (const p of batch) {
+        const appended = appendToChain(next, p.record);
+        text += `${appended.line}\n`;
+        next = appended.head;
+      }
       let result: E.Either<AuditError, void>;
       try {
         await handle.appendFile(text);
         if (DSYNC === 0) await handle.datasync();
         durableSize += Buffer.byteLength(text);
+        head = next;
         result = E.right(undefined);
       } catch {
         result = E.left(auditError('WriteFailed', true));
@@ -152,24 +201,54 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
     flushing = undefined;
   };
 
+  // Checkpoints: the durable head, signed, appended to their own file. Serialised, and skipped when
+  // the head has not moved.
+  const checkpointPath = `${config.path}.checkpoints`;
+  let checkpointedSeq = -1;
+  let checkpointing: Promise<void> = Promise.resolve();
+  const writeCheckpoint = async (): Promise<void> => {
+    const signer = config.signer;
+    if (signer === undefined || head.seq === checkpointedSeq || head.seq === 0) return;
+    const body = { seq: head.seq, head_hash: head.hash, timestamp: now().toISOString(), log: basename(config.path) };
+    const checkpoint: Checkpoint = {
+      ...body,
+      public_key: signer.publicKey,
+      signature: Buffer.from(signer.sign(checkpointMessage(body))).toString('base64'),
+    };
+    const file = await open(checkpointPath, OPEN_FLAGS, 0o600);
+    await file.appendFile(`${JSON.stringify(checkpoint)}\n`).finally(() => file.close());
+    checkpointedSeq = body.seq;
+  };
+  const checkpoint = (): Promise<void> => (checkpointing = checkpointing.catch(() => undefined).then(writeCheckpoint));
+  const timer =
+    config.signer === undefined ? undefined : setInterval(() => void checkpoint().catch(() => undefined), config.checkpointIntervalMs ?? 60_000);
+  timer?.unref();
+
   return {
+    head: () => head,
+    checkpoint,
     append: (record: AuditRecord) => () =>
       new Promise((settle) => {
         if (state !== 'open') {
           settle(E.left(auditError(state === 'broken' ? 'WriteFailed' : 'Closed')));
           return;
         }
-        pending.push({ line: `${JSON.stringify(record)}\n`, settle });
+        pending.push({ record, settle });
         flushing ??= flush();
       }),
     close: async () => {
       if (state === 'closing' || state === 'closed') return;
       state = 'closing'; // from here on, appends are refused; what is pending is still written
       while (flushing !== undefined) await flushing;
-      state = 'closed';
-      await handle.close();
-      heldLocks.delete(lockPath);
-      await unlink(lockPath).catch(() => undefined);
+      if (timer !== undefined) clearInterval(timer);
+      try {
+        await checkpoint();
+      } finally {
+        state = 'closed';
+        await handle.close();
+        heldLocks.delete(lockPath);
+        await unlink(lockPath).catch(() => undefined);
+      }
     },
   };
 };

@@ -13,6 +13,7 @@ get_medication_list. Every call writes one audit record; patient ids appear ther
 HMAC-SHA-256.
 
 Usage: ${SERVER_NAME} [--help | --version]
+       ${SERVER_NAME} audit verify | find | stats LOG ...   (see ${SERVER_NAME} audit --help)
 
 Environment (see README.md):
   AUDIT_LOG_FILE       required: the JSON Lines audit log (created 0600)
@@ -33,13 +34,17 @@ Environment (see README.md):
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (argv[0] !== 'audit' && (argv.includes('--help') || argv.includes('-h'))) {
     process.stdout.write(HELP);
     return 0;
   }
-  if (argv.includes('--version') || argv.includes('-v')) {
+  if (argv[0] !== 'audit' && (argv.includes('--version') || argv.includes('-v'))) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
+  }
+  if (argv[0] === 'audit') {
+    const { runAuditCli } = await import('./auditCli.js');
+    return runAuditCli(argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
   }
   if (argv.length > 0) {
     process.stderr.write(`${SERVER_NAME}: unknown arguments; see ${SERVER_NAME} --help\n`);
@@ -55,7 +60,14 @@ const main = async (argv: readonly string[]): Promise<number> => {
     return 2;
   }
   const running = built.right;
-  log({ event: 'server_started', version: VERSION, fhir_backend: running.fhirBackend, audit_sink: 'file', key_id: running.keyId });
+  log({
+    event: 'server_started',
+    version: VERSION,
+    fhir_backend: running.fhirBackend,
+    audit_sink: 'file',
+    key_id: running.keyId,
+    checkpoint_public_key: running.checkpointPublicKey,
+  });
 
   // A signal is handled like the end of input: stop reading, answer what was asked, flush, exit.
   let reason: 'stdin_closed' | 'signal' = 'stdin_closed';

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
+import { type CheckpointSigner, deriveCheckpointSeed, ed25519Signer } from '@hipaa-fhir-mcp/audit-file';
 import { type HmacKey, type KeyProvider, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
 import { type ConfigProblem, HexKey, KEY_HOW_TO, type KeySource } from './config.js';
 
@@ -40,3 +41,6 @@ export const loadHmacKey = async (source: KeySource): Promise<E.Either<ConfigPro
 };
 
 export const staticKeyProvider = (key: HmacKey): KeyProvider => ({ hmacKey: () => TE.right(key) });
+
+/** The Ed25519 signer of audit checkpoints, derived from the audit key (no second secret to manage). */
+export const checkpointSignerFor = (key: HmacKey): CheckpointSigner => ed25519Signer(deriveCheckpointSeed(key.bytes));

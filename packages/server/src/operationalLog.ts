@@ -5,7 +5,14 @@ import type { ErrorCode, RequestId, ToolName } from '@hipaa-fhir-mcp/core';
 import type { LogLevel } from './config.js';
 
 export type LogEvent =
-  | { readonly event: 'server_started'; readonly version: string; readonly fhir_backend: 'files' | 'http'; readonly audit_sink: 'file'; readonly key_id: string }
+  | {
+      readonly event: 'server_started';
+      readonly version: string;
+      readonly fhir_backend: 'files' | 'http';
+      readonly audit_sink: 'file';
+      readonly key_id: string;
+      readonly checkpoint_public_key: string;
+    }
   | { readonly event: 'server_stopped'; readonly reason: 'stdin_closed' | 'signal' }
   | {
       readonly event: 'tool_call';

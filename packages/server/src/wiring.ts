@@ -10,7 +10,7 @@ import type { Deps, FhirRepository } from '@hipaa-fhir-mcp/core';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
 import { createMcpServer, type FhirMcpServer } from '@hipaa-fhir-mcp/mcp-stdio';
 import { type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
-import { loadHmacKey, staticKeyProvider } from './keys.js';
+import { checkpointSignerFor, loadHmacKey, staticKeyProvider } from './keys.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
 export const SERVER_NAME = 'hipaa-fhir-mcp';
@@ -19,6 +19,8 @@ export const VERSION: string = (createRequire(import.meta.url)('../package.json'
 export interface RunningServer {
   readonly mcp: FhirMcpServer;
   readonly keyId: string;
+  /** Pin this to verify the audit log's signed checkpoints. */
+  readonly checkpointPublicKey: string;
   readonly fhirBackend: FhirConfig['kind'];
   /** Flushes and closes the audit sink. Call once the transport has answered everything. */
   readonly close: () => Promise<void>;
@@ -81,9 +83,10 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   const fhir = await buildFhirRepository(fhirConfig);
   if (E.isLeft(fhir)) return fhir;
 
+  const signer = checkpointSignerFor(key.right);
   let audit;
   try {
-    audit = await makeFileAuditSink({ path: auditLogFile });
+    audit = await makeFileAuditSink({ path: auditLogFile, signer });
   } catch (error) {
     if (error instanceof AuditFileError) return E.left([{ variable: 'AUDIT_LOG_FILE', problem: error.message }]);
     throw error;
@@ -116,6 +119,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   return E.right({
     mcp,
     keyId: key.right.id,
+    checkpointPublicKey: signer.publicKey,
     fhirBackend: fhirConfig.kind,
     close: audit.close,
   });

@@ -1,0 +1,50 @@
+// The checkpoint file: one signed line per checkpoint, `{seq, head_hash, timestamp, log, public_key,
+// signature}`. The signature covers the canonical JSON of `{seq, head_hash, timestamp, log}`.
+import { readFile } from 'node:fs/promises';
+import { verifyEd25519 } from './checkpointSigner.js';
+
+export interface CheckpointBody {
+  readonly seq: number;
+  readonly head_hash: string;
+  readonly timestamp: string;
+  /** The log file's name (not its path), so that a checkpoint cannot be moved to another log. */
+  readonly log: string;
+}
+
+export interface Checkpoint extends CheckpointBody {
+  readonly public_key: string;
+  readonly signature: string;
+}
+
+export const checkpointMessage = (body: CheckpointBody): Uint8Array =>
+  Buffer.from(JSON.stringify({ seq: body.seq, head_hash: body.head_hash, timestamp: body.timestamp, log: body.log }), 'utf8');
+
+export interface ReadCheckpoint {
+  readonly line: number;
+  readonly checkpoint?: Checkpoint;
+  /** Why the line is not a valid checkpoint for the expected signer. */
+  readonly problem?: 'malformed' | 'bad-signature' | 'other-signer';
+}
+
+/** Reads and checks every checkpoint; `publicKey` pins the signer (else each line's own key is used). */
+export const readCheckpoints = async (path: string, publicKey?: string): Promise<ReadCheckpoint[] | undefined> => {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line, index): ReadCheckpoint => {
+      try {
+        const c = JSON.parse(line) as Checkpoint;
+        const shaped =
+          Number.isSafeInteger(c.seq) && /^[0-9a-f]{64}$/.test(c.head_hash) && typeof c.timestamp === 'string' && typeof c.log === 'string' &&
+          /^[0-9a-f]{64}$/.test(c.public_key) && typeof c.signature === 'string';
+        if (!shaped) return { line: index + 1, problem: 'malformed' };
+        if (publicKey !== undefined && c.public_key !== publicKey) return { line: index + 1, checkpoint: c, problem: 'other-signer' };
+        if (!verifyEd25519(c.public_key, checkpointMessage(c), Buffer.from(c.signature, 'base64'))) return { line: index + 1, checkpoint: c, problem: 'bad-signature' };
+        return { line: index + 1, checkpoint: c };
+      } catch {
+        return { line: index + 1, problem: 'malformed' };
+      }
+    });
+};
