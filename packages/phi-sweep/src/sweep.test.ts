@@ -81,6 +81,17 @@ describe('literal identifiers', () => {
     ]);
     expect(findIdentifiers(JSON.stringify({ n: 'say "pt-0001"' }), ids)).toHaveLength(1);
   });
+
+  it('counts whole tokens only: a postal code inside a hex hash or a UUID is chance, not a leak', () => {
+    const ids = identifiersOfBundle(bundle);
+    expect(findIdentifiers('hmac 9f02134ab0 and 5e0213-4 and 0b6f3c2e-02134a', ids)).toStrictEqual([]);
+    expect(findIdentifiers('{"zip":"02134"} zip=02134 /Patient/pt-0001/', ids).map((f) => f.label)).toStrictEqual([
+      'patient-id/mrn',
+      'postal-code',
+      'postal-code',
+    ]);
+    expect(findIdentifiers(`ssn${ssn}x`, ids).map((f) => f.label)).toStrictEqual(['ssn']);
+  });
 });
 
 describe('sweepPaths', () => {

@@ -57,13 +57,21 @@ export const encodedForms = (value: string): string[] => {
   return [...forms].filter((form) => form !== '');
 };
 
-/** Occurrences of any identifier (in any encoded form) in `text`. */
+const ALPHANUMERIC = /[A-Za-z0-9]/;
+
+/**
+ * Occurrences of any identifier (in any encoded form) in `text`. A purely alphanumeric value (a postal
+ * code, a numeric id) counts only as a whole token: inside a hex hash or a UUID it is chance, not a
+ * leak. Values with separators (SSNs, phones, names) count wherever they appear.
+ */
 export const findIdentifiers = (text: string, identifiers: readonly Identifier[]): Finding[] => {
   const findings: Finding[] = [];
   for (const identifier of identifiers) {
     for (const form of encodedForms(identifier.value)) {
+      const wholeTokenOnly = /^[A-Za-z0-9]+$/.test(form);
       for (let i = text.indexOf(form); i !== -1; i = text.indexOf(form, i + 1)) {
-        findings.push({ kind: 'identifier', label: identifier.label, ...position(text, i) });
+        const embedded = wholeTokenOnly && (ALPHANUMERIC.test(text[i - 1] ?? '') || ALPHANUMERIC.test(text[i + form.length] ?? ''));
+        if (!embedded) findings.push({ kind: 'identifier', label: identifier.label, ...position(text, i) });
       }
     }
   }

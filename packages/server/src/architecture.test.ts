@@ -14,8 +14,13 @@ const sourceFiles = async (dir: string): Promise<string[]> => {
     .map((e) => join(e.parentPath, e.name));
 };
 
-const importsOf = (source: string): string[] =>
-  [...source.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*(['"`])([^'"`]+)\1/g)].map((m) => m[2] as string);
+// Static imports and re-exports, side-effect imports, and dynamic import() — not prose in comments.
+const IMPORT_FORMS = [
+  /^\s*(?:import|export)\s[^;]*?\bfrom\s*(['"])([^'"]+)\1/gm,
+  /^\s*import\s*(['"])([^'"]+)\1/gm,
+  /\bimport\(\s*(['"`])([^'"`]+)\1\s*\)/g,
+];
+const importsOf = (source: string): string[] => IMPORT_FORMS.flatMap((form) => [...source.matchAll(form)].map((m) => m[2] as string));
 
 describe('architecture', () => {
   it('core imports nothing but fp-ts, io-ts, @noble/hashes, vitest (testing only) and itself', async () => {
