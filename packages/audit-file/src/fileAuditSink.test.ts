@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { appendFile, chmod, type FileHandle, mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, type FileHandle, mkdtemp, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -8,6 +8,7 @@ import { auditError, GENESIS_HASH, verifyChain } from '@hipaa-fhir-mcp/core';
 import { auditSinkContract, sampleAuditRecord } from '@hipaa-fhir-mcp/core/testing';
 import { ed25519Signer } from './checkpointSigner.js';
 import { readCheckpoints } from './checkpoints.js';
+import { streamFiles, streamSegments } from './segments.js';
 import { AuditFileError, makeFileAuditSink } from './fileAuditSink.js';
 
 const tempPath = async (name = 'audit.jsonl') => join(await mkdtemp(join(tmpdir(), 'audit-file-')), 'nested', name);
@@ -93,6 +94,43 @@ describe('audit-file', () => {
     expect(await Promise.all(before)).toStrictEqual([E.right(undefined), E.right(undefined)]);
     expect(await after).toStrictEqual(E.left(auditError('Closed')));
     expect(await readLines(path)).toStrictEqual([sampleAuditRecord(1), sampleAuditRecord(2)]);
+  });
+
+  it('rotates by size into timestamped segments; the chain and its checkpoints run across them', async () => {
+    const path = await tempPath();
+    const signer = ed25519Signer(new Uint8Array(32).fill(3));
+    let clock = Date.parse('2026-03-01T10:00:00.000Z');
+    const sink = await makeFileAuditSink({ path, signer, rotate: { maxBytes: 1500 }, now: () => new Date((clock += 1)) });
+    for (let n = 1; n <= 20; n++) expect(await sink.append(sampleAuditRecord(n))()).toStrictEqual(E.right(undefined));
+    await sink.close();
+    const files = await streamFiles(path);
+    expect(files.length).toBeGreaterThan(3);
+    expect(files.slice(0, -1).every((f) => /\.20260301T1000000\d\dZ$/.test(f))).toBe(true);
+    const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+    expect(sizes.slice(0, -1).every((size) => size <= 1500)).toBe(true);
+    const lines = (await Promise.all(files.map(rawLines))).flat();
+    const anchors = new Map(((await readCheckpoints(`${path}.checkpoints`, signer.publicKey)) ?? []).map((c) => [c.checkpoint?.seq ?? 0, c.checkpoint?.head_hash ?? '']));
+    expect(anchors.size).toBe(files.length); // one at each rotation, one on close
+    expect(verifyChain(lines, undefined, anchors)).toStrictEqual({ head: sink.head(), records: 20 });
+  });
+
+  it('rotates when the UTC day changes, and a reopened fresh file continues the chain', async () => {
+    const path = await tempPath();
+    let day = '2026-03-01';
+    const first = await makeFileAuditSink({ path, rotate: { daily: true }, now: () => new Date(`${day}T23:59:59.000Z`) });
+    await first.append(sampleAuditRecord(1))();
+    day = '2026-03-02';
+    await first.append(sampleAuditRecord(2))();
+    await first.close();
+    expect((await streamSegments(path)).map((f) => f.slice(-20))).toStrictEqual(['.20260302T235959000Z']);
+    // As if a crash came right after the next rotation: the active file closed as a segment, no new one yet.
+    await rename(path, `${path}.20260303T000000000Z`);
+    const again = await makeFileAuditSink({ path });
+    await again.append(sampleAuditRecord(3))();
+    await again.close();
+    const lines = (await Promise.all((await streamFiles(path)).map(rawLines))).flat();
+    expect(lines.map((l) => JSON.parse(l).seq)).toStrictEqual([1, 2, 3]);
+    expect(verifyChain(lines).fault).toBeUndefined();
   });
 
   it('refuses a directory', async () => {

@@ -2,7 +2,7 @@
 // file). Concurrent appends share one synchronous-data write (group commit); each call is acknowledged
 // only after its batch is on disk. Signed checkpoints anchor the chain's head in a second file.
 import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
@@ -18,6 +18,7 @@ import {
 } from '@hipaa-fhir-mcp/core';
 import type { CheckpointSigner } from './checkpointSigner.js';
 import { type Checkpoint, checkpointMessage } from './checkpoints.js';
+import { segmentName, streamSegments } from './segments.js';
 
 export interface FileAuditSinkConfig {
   /** The JSON Lines file; created 0600 (and its directory 0700) when missing. */
@@ -26,6 +27,8 @@ export interface FileAuditSinkConfig {
   readonly signer?: CheckpointSigner;
   /** Default 60 s. A checkpoint is written only when the chain grew. */
   readonly checkpointIntervalMs?: number;
+  /** Rotate to a new file past this size, and/or when the UTC day changes. The chain continues. */
+  readonly rotate?: { readonly maxBytes?: number; readonly daily?: boolean };
   readonly now?: () => Date;
   /** For tests: how the file is opened. */
   readonly openFile?: (path: string, flags: number, mode: number) => Promise<FileHandle>;
@@ -101,7 +104,7 @@ const acquireLock = async (path: string): Promise<string> => {
  * Finds where the chain stands at the end of the file. A torn last line (a crash mid-write; its call
  * was never answered) is cut away; any other damage stops the sink from starting.
  */
-const recoverTail = async (path: string, handle: FileHandle, size: number): Promise<{ head: ChainHead; goodSize: number }> => {
+const recoverTail = async (path: string, handle: FileHandle | undefined, size: number): Promise<{ head: ChainHead; goodSize: number }> => {
   if (size === 0) return { head: CHAIN_START, goodSize: 0 };
   const start = Math.max(0, size - TAIL_BYTES);
   const tail = Buffer.alloc(size - start);
@@ -110,6 +113,7 @@ const recoverTail = async (path: string, handle: FileHandle, size: number): Prom
   const lastNewline = tail.lastIndexOf(0x0a);
   const goodSize = lastNewline === -1 ? start : start + lastNewline + 1;
   if (goodSize < size) {
+    if (handle === undefined) throw new AuditFileError(`The audit log segment ${path} ends with a partial line; check it with: hipaa-fhir-mcp audit verify`);
     await handle.truncate(goodSize);
     await handle.datasync();
   }
@@ -151,6 +155,11 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
   try {
     lockPath = await acquireLock(config.path);
     recovered = await recoverTail(config.path, handle, stats.size);
+    if (recovered.goodSize === 0) {
+      // A fresh active file after a rotation: the chain continues from the newest segment.
+      const newest = (await streamSegments(config.path)).at(-1);
+      if (newest !== undefined) recovered = { head: (await recoverTail(newest, undefined, (await stat(newest)).size)).head, goodSize: 0 };
+    }
   } catch (error) {
     await handle.close();
     if (heldLocks.delete(`${config.path}.lock`)) await unlink(`${config.path}.lock`).catch(() => undefined);
@@ -162,6 +171,8 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
 
   let head = recovered.head;
   let durableSize = recovered.goodSize;
+  const utcDay = (d: Date) => d.toISOString().slice(0, 10);
+  let fileDay = utcDay(now());
   let pending: Pending[] = [];
   let flushing: Promise<void> | undefined;
   let state: 'open' | 'broken' | 'closing' | 'closed' = 'open';
@@ -182,6 +193,7 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
       }
       let result: E.Either<AuditError, void>;
       try {
+        if (rotationDue(Buffer.byteLength(text))) await rotate();
         await handle.appendFile(text);
         if (DSYNC === 0) await handle.datasync();
         durableSize += Buffer.byteLength(text);
@@ -199,6 +211,24 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
       for (const p of batch) p.settle(result);
     }
     flushing = undefined;
+  };
+
+  const rotationDue = (bytes: number): boolean =>
+    durableSize > 0 &&
+    ((config.rotate?.maxBytes !== undefined && durableSize + bytes > config.rotate.maxBytes) ||
+      (config.rotate?.daily === true && utcDay(now()) !== fileDay));
+
+  // Closes the active file as a segment (after a checkpoint of its head) and opens a fresh one. Runs
+  // inside flush, so no write is in progress; a failure fails the batch and breaks the sink.
+  const rotate = async (): Promise<void> => {
+    await checkpoint();
+    await handle.close();
+    await rename(config.path, segmentName(config.path, now()));
+    handle = await openFile(config.path, OPEN_FLAGS, 0o600);
+    const directory = await open(dirname(config.path), 'r');
+    await directory.sync().finally(() => directory.close());
+    durableSize = 0;
+    fileDay = utcDay(now());
   };
 
   // Checkpoints: the durable head, signed, appended to their own file. Serialised, and skipped when

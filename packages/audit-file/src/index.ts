@@ -3,3 +3,4 @@
 export { type CheckpointSigner, deriveCheckpointSeed, ed25519Signer, verifyEd25519 } from './checkpointSigner.js';
 export { type Checkpoint, type CheckpointBody, checkpointMessage, type ReadCheckpoint, readCheckpoints } from './checkpoints.js';
 export { AuditFileError, type FileAuditSink, type FileAuditSinkConfig, makeFileAuditSink } from './fileAuditSink.js';
+export { segmentName, streamFiles, streamSegments } from './segments.js';

@@ -108,6 +108,26 @@ describe('hipaa-fhir-mcp audit verify', () => {
   });
 });
 
+describe('hipaa-fhir-mcp audit verify over a rotated stream', () => {
+  it('finds the segments itself, and names the file and line of a fault', async () => {
+    const streamDir = await mkdtemp(join(tmpdir(), 'audit-cli-rotated-'));
+    const path = join(streamDir, 'audit.jsonl');
+    let clock = Date.parse('2026-03-01T10:00:00.000Z');
+    const sink = await makeFileAuditSink({ path, signer: checkpointSignerFor(key), rotate: { maxBytes: 2000 }, now: () => new Date((clock += 1)) });
+    for (let n = 1; n <= 15; n++) await sink.append(sampleAuditRecord(n, { key_id: key.id as never }))();
+    await sink.close();
+    const ok = await run(['verify', path]);
+    expect(ok.stdout).toMatch(/15 records in \d+ files, chain intact/);
+    const { streamSegments } = await import('@hipaa-fhir-mcp/audit-file');
+    const second = (await streamSegments(path))[1] as string;
+    const lines = (await readFile(second, 'utf8')).trimEnd().split('\n');
+    await writeFile(second, `${[lines[0], ...lines.slice(2)].join('\n')}\n`);
+    const broken = await run(['verify', path]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toContain(`FAIL ${second} line 2: missing`);
+  });
+});
+
 describe('hipaa-fhir-mcp audit find', () => {
   it("lists one patient's records from an id read on stdin, and never prints the id", async () => {
     const result = await run(['find', log], `${PATIENT}\n`);

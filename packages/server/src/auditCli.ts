@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as E from 'fp-ts/lib/Either.js';
-import { readCheckpoints } from '@hipaa-fhir-mcp/audit-file';
+import { readCheckpoints, streamFiles } from '@hipaa-fhir-mcp/audit-file';
 import { type ChainedAuditRecord, type HmacKey, hmacPatientId, parseChainedLine, verifyChain } from '@hipaa-fhir-mcp/core';
 import { decodeConfig, type KeySource } from './config.js';
 import { checkpointSignerFor, loadHmacKey } from './keys.js';
@@ -30,9 +30,30 @@ const option = (args: readonly string[], name: string): string | undefined => {
 };
 const options = (args: readonly string[], name: string): string[] => args.flatMap((a, i) => (a === name && args[i + 1] !== undefined ? [args[i + 1] as string] : []));
 
-const readLines = async (path: string): Promise<string[] | undefined> => {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  return text?.split('\n').filter((line) => line !== '');
+interface Stream {
+  readonly files: readonly string[];
+  readonly lines: readonly string[];
+  /** The file and 1-based line of a 1-based line number across the stream. */
+  readonly locate: (line: number) => { readonly file: string; readonly line: number };
+}
+
+/** The whole stream of a log: its rotated segments (oldest first), then the active file. */
+const readStream = async (log: string): Promise<Stream | undefined> => {
+  const files = await streamFiles(log);
+  const lines: string[] = [];
+  const starts: number[] = [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined && file === log && files.length === 1) return undefined;
+    starts.push(lines.length);
+    lines.push(...(text ?? '').split('\n').filter((line) => line !== ''));
+  }
+  const locate = (line: number) => {
+    let index = starts.length - 1;
+    while (index > 0 && (starts[index] as number) >= line) index--;
+    return { file: files[index] as string, line: line - (starts[index] as number) };
+  };
+  return { files, lines, locate };
 };
 
 /** The audit key named by the environment, if any (for pinning the checkpoint signer and for find). */
@@ -50,11 +71,12 @@ const keyFromEnv = async (env: NodeJS.ProcessEnv): Promise<E.Either<string, Hmac
 
 const verify = async (log: string, args: readonly string[], io: CliIo): Promise<number> => {
   const json = args.includes('--json');
-  const lines = await readLines(log);
-  if (lines === undefined) {
+  const stream = await readStream(log);
+  if (stream === undefined) {
     io.stderr.write(`cannot read ${log}\n`);
     return 2;
   }
+  const { lines } = stream;
   const key = await keyFromEnv(io.env);
   if (E.isLeft(key)) {
     io.stderr.write(`${key.left}\n`);
@@ -68,9 +90,10 @@ const verify = async (log: string, args: readonly string[], io: CliIo): Promise<
   const verdict = verifyChain(lines, undefined, anchors);
   const fault = badCheckpoint !== undefined
     ? { file: checkpointsPath, line: badCheckpoint.line, problem: 'checkpoint', detail: badCheckpoint.problem ?? 'names another log file' }
-    : verdict.fault === undefined ? undefined : { file: log, ...verdict.fault };
+    : verdict.fault === undefined ? undefined : { ...verdict.fault, ...stream.locate(verdict.fault.line) };
   const summary = {
     log,
+    files: stream.files,
     ok: fault === undefined,
     records: lines.length,
     head: verdict.head,
@@ -83,7 +106,7 @@ const verify = async (log: string, args: readonly string[], io: CliIo): Promise<
   if (json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (fault === undefined) {
     io.stdout.write(
-      `OK   ${log}: ${lines.length} records, chain intact, ${checkpoints.length} signed checkpoints (last at seq ${summary.last_checkpoint_seq})` +
+      `OK   ${log}: ${lines.length} records${stream.files.length > 1 ? ` in ${stream.files.length} files` : ''}, chain intact, ${checkpoints.length} signed checkpoints (last at seq ${summary.last_checkpoint_seq})` +
         `${pinned === undefined ? '; signer NOT pinned (set AUDIT_HMAC_KEY[_FILE] or --public-key)' : ''}\n`,
     );
   } else io.stdout.write(`FAIL ${fault.file} line ${fault.line}: ${fault.problem} — ${fault.detail}\n`);
@@ -126,11 +149,12 @@ const parsedRecords = (lines: readonly string[]): ChainedAuditRecord[] =>
   });
 
 const find = async (log: string, args: readonly string[], io: CliIo): Promise<number> => {
-  const lines = await readLines(log);
-  if (lines === undefined) {
+  const stream = await readStream(log);
+  if (stream === undefined) {
     io.stderr.write(`cannot read ${log}\n`);
     return 2;
   }
+  const { lines } = stream;
   const current = await keyFromEnv(io.env);
   if (E.isLeft(current) || current.right === undefined) {
     io.stderr.write(`${E.isLeft(current) ? current.left : 'set AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE to the audit key'}\n`);
@@ -165,11 +189,12 @@ const find = async (log: string, args: readonly string[], io: CliIo): Promise<nu
 };
 
 const stats = async (log: string, args: readonly string[], io: CliIo): Promise<number> => {
-  const lines = await readLines(log);
-  if (lines === undefined) {
+  const stream = await readStream(log);
+  if (stream === undefined) {
     io.stderr.write(`cannot read ${log}\n`);
     return 2;
   }
+  const { lines } = stream;
   const counts: Record<'day' | 'tool' | 'caller' | 'status', Record<string, number>> = { day: {}, tool: {}, caller: {}, status: {} };
   const bump = (table: Record<string, number>, key: string) => void (table[key] = (table[key] ?? 0) + 1);
   const records = parsedRecords(lines);

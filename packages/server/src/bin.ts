@@ -31,6 +31,7 @@ Environment (see README.md):
   FHIR_MAX_RESULTS     most Observations per search_observations call, 1-1000 (default 100)
   PHI_OUTPUT_POLICY    minimum-necessary (default: no SSN, licence, passport… in get_patient) or full
   LOG_LEVEL            debug, info (default), warn, error or silent; no level logs payloads
+  AUDIT_ROTATE         none (default), daily, a size such as 64MiB, or daily,64MiB
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {

@@ -18,6 +18,7 @@ describe('decodeConfig', () => {
         maxObservations: 100,
         patientOutput: 'minimum-necessary',
         logLevel: 'info',
+        auditRotate: {},
       }),
     );
   });
@@ -62,6 +63,18 @@ describe('decodeConfig', () => {
     expect(E.isRight(ok) && [ok.right.patientOutput, ok.right.logLevel]).toStrictEqual(['full', 'silent']);
     const bad = decodeConfig({ ...base, PHI_OUTPUT_POLICY: 'everything', LOG_LEVEL: 'trace' });
     expect(E.isLeft(bad) && bad.left.map((p) => p.variable)).toStrictEqual(['PHI_OUTPUT_POLICY', 'LOG_LEVEL']);
+  });
+
+  it('reads AUDIT_ROTATE as none, daily, a size, or both', () => {
+    const rotation = (value: string) => {
+      const decoded = decodeConfig({ ...base, AUDIT_ROTATE: value });
+      return E.isRight(decoded) ? decoded.right.auditRotate : 'refused';
+    };
+    expect(rotation('none')).toStrictEqual({});
+    expect(rotation('daily')).toStrictEqual({ daily: true });
+    expect(rotation('64MiB')).toStrictEqual({ maxBytes: 64 * 1024 * 1024 });
+    expect(rotation('daily, 2048')).toStrictEqual({ daily: true, maxBytes: 2048 });
+    for (const bad of ['weekly', '10', '5MB', '1MiB,2MiB', '']) if (bad !== '') expect(rotation(bad)).toBe('refused');
   });
 
   it('selects a FHIR REST server by FHIR_BASE_URL, with its auth', () => {

@@ -36,6 +36,8 @@ export interface Config {
   readonly maxObservations: number;
   readonly patientOutput: PatientOutputPolicy;
   readonly logLevel: LogLevel;
+  /** AUDIT_ROTATE: start a new audit file past a size and/or each UTC day; the chain continues. */
+  readonly auditRotate: { readonly maxBytes?: number; readonly daily?: boolean };
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -151,7 +153,26 @@ export const ENV_VARS = [
   'CALLER_IDENTITY',
   'PHI_OUTPUT_POLICY',
   'LOG_LEVEL',
+  'AUDIT_ROTATE',
 ] as const;
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
+
+/** `none`, or any of `daily` and a size such as `64MiB`, comma-separated: `daily,64MiB`. */
+export const parseRotation = (value: string): { maxBytes?: number; daily?: boolean } | undefined => {
+  if (value === 'none') return {};
+  let rotation: { maxBytes?: number; daily?: boolean } = {};
+  for (const part of value.split(',').map((p) => p.trim())) {
+    if (part === 'daily') rotation = { ...rotation, daily: true };
+    else {
+      const size = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(part);
+      const bytes = size === null ? Number.NaN : Number(size[1]) * (SIZE_UNITS[(size[2] ?? '').toUpperCase()] ?? Number.NaN);
+      if (!Number.isSafeInteger(bytes) || bytes < 1024 || rotation.maxBytes !== undefined) return undefined;
+      rotation = { ...rotation, maxBytes: bytes };
+    }
+  }
+  return rotation;
+};
 
 const set = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
   const value = env[name];
@@ -198,6 +219,8 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   if (E.isLeft(patientOutput)) problem('PHI_OUTPUT_POLICY', 'must be minimum-necessary or full.');
   const logLevel = LogLevelCodec.decode(set(env, 'LOG_LEVEL') ?? 'info');
   if (E.isLeft(logLevel)) problem('LOG_LEVEL', 'must be debug, info, warn, error or silent.');
+  const auditRotate = parseRotation(set(env, 'AUDIT_ROTATE') ?? 'none');
+  if (auditRotate === undefined) problem('AUDIT_ROTATE', 'must be none, daily, a size of at least 1KiB such as 64MiB, or daily,64MiB.');
 
   if (
     problems.length > 0 ||
@@ -207,7 +230,8 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
     E.isLeft(caller) ||
     E.isLeft(maxResults) ||
     E.isLeft(patientOutput) ||
-    E.isLeft(logLevel)
+    E.isLeft(logLevel) ||
+    auditRotate === undefined
   ) {
     return E.left(problems);
   }
@@ -219,5 +243,6 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
     maxObservations: maxResults.right,
     patientOutput: patientOutput.right,
     logLevel: logLevel.right,
+    auditRotate,
   });
 };

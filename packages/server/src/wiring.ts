@@ -74,7 +74,7 @@ const buildFhirRepository = async (fhir: FhirConfig): Promise<E.Either<StartFail
 export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): Promise<E.Either<StartFailure, RunningServer>> => {
   const config = decodeConfig(env);
   if (E.isLeft(config)) return config;
-  const { fhir: fhirConfig, auditLogFile, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
+  const { fhir: fhirConfig, auditLogFile, auditRotate, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
   log.setLevel(logLevel);
 
   const key = await loadHmacKey(keySource);
@@ -86,7 +86,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   const signer = checkpointSignerFor(key.right);
   let audit;
   try {
-    audit = await makeFileAuditSink({ path: auditLogFile, signer });
+    audit = await makeFileAuditSink({ path: auditLogFile, signer, rotate: auditRotate });
   } catch (error) {
     if (error instanceof AuditFileError) return E.left([{ variable: 'AUDIT_LOG_FILE', problem: error.message }]);
     throw error;
