@@ -7,8 +7,13 @@ import * as E from 'fp-ts/lib/Either.js';
 import { type FhirError, type FhirRepository, fhirError } from '@hipaa-fhir-mcp/core';
 import { type BundleIndex, indexBundles, repositoryOverIndex } from './bundleIndex.js';
 
+// The single-file server build defines this to where it copies the data beside itself.
+declare const __HFM_EMBEDDED_DATA__: string | undefined;
+
 /** The synthetic Synthea bundles shipped with this package (see data/README.md). */
-export const embeddedDataDir: string = fileURLToPath(new URL('../data/synthea', import.meta.url));
+export const embeddedDataDir: string = fileURLToPath(
+  new URL(typeof __HFM_EMBEDDED_DATA__ === 'string' ? __HFM_EMBEDDED_DATA__ : '../data/synthea', import.meta.url),
+);
 
 export interface FilesFhirRepositoryConfig {
   /** A directory whose `*.json` files are each one FHIR Bundle (transaction, collection or searchset). */

@@ -2,4 +2,4 @@
 export { type Config, type ConfigProblem, decodeConfig, ENV_VARS } from './config.js';
 export { keyIdOf, loadHmacKey } from './keys.js';
 export { type LogEvent, makeOperationalLog, type OperationalLog } from './operationalLog.js';
-export { BIN_PATH, buildServer, type RunningServer, SERVER_NAME, VERSION } from './wiring.js';
+export { BIN_PATH, buildServer, UNBUNDLED_BIN_PATH, type RunningServer, SERVER_NAME, VERSION } from './wiring.js';

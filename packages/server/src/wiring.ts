@@ -14,7 +14,10 @@ import { checkpointSignerFor, loadHmacKey, staticKeyProvider } from './keys.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
 export const SERVER_NAME = 'hipaa-fhir-mcp';
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+// The single-file build defines the version; unbundled, it is read from package.json.
+declare const __HFM_VERSION__: string | undefined;
+export const VERSION: string =
+  typeof __HFM_VERSION__ === 'string' ? __HFM_VERSION__ : (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface RunningServer {
   readonly mcp: FhirMcpServer;
@@ -125,5 +128,8 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   });
 };
 
-/** The built `hipaa-fhir-mcp` bin, for spawning it (from source or dist alike). */
-export const BIN_PATH: string = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+/** The built `hipaa-fhir-mcp` bin — the single-file production build — for spawning it. */
+export const BIN_PATH: string = fileURLToPath(new URL('../dist/hipaa-fhir-mcp.mjs', import.meta.url));
+
+/** The unbundled build of the same bin (dist/bin.js), for comparison. */
+export const UNBUNDLED_BIN_PATH: string = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
