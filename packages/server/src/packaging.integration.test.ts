@@ -1,0 +1,59 @@
+// Publishing: one version for every package, publishable packages well-formed, and the server's
+// tarball (`pnpm pack`) self-contained — it installs into an empty folder with no registry and runs.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const SERVER = join(REPO, 'packages/server');
+const PUBLISHED_LIBRARIES = ['core', 'fhir-files', 'fhir-http', 'audit-file', 'mcp-stdio', 'phi-sweep'];
+const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+
+describe('packaging', () => {
+  it('gives every package the root version', async () => {
+    const { version } = await readJson(join(REPO, 'package.json'));
+    for (const dir of ['packages', 'examples']) {
+      for (const name of await readdir(join(REPO, dir))) {
+        expect([`${dir}/${name}`, (await readJson(join(REPO, dir, name, 'package.json'))).version]).toStrictEqual([`${dir}/${name}`, version]);
+      }
+    }
+  });
+
+  it('declares files, exports, types and engines (Node >= 20) for every published library', async () => {
+    for (const name of PUBLISHED_LIBRARIES) {
+      const pkg = await readJson(join(REPO, 'packages', name, 'package.json'));
+      expect(pkg.private).toBeUndefined();
+      expect(pkg.files).toContain('dist');
+      expect(pkg.files).toContain('!dist/**/*.test.*');
+      expect(pkg.types).toBe('./dist/index.d.ts');
+      expect((pkg.exports as Record<string, unknown>)['.']).toMatchObject({ types: './dist/index.d.ts', default: './dist/index.js' });
+      expect((pkg.engines as { node: string }).node).toMatch(/^>=20/);
+    }
+  });
+
+  it('packs the server as one self-contained file that installs offline and runs', { timeout: 120_000 }, async () => {
+    const out = await mkdtemp(join(tmpdir(), 'pack-'));
+    execFileSync('pnpm', ['pack', '--pack-destination', out], { cwd: SERVER, stdio: 'ignore' });
+    const tarball = join(out, (await readdir(out)).find((f) => f.endsWith('.tgz')) as string);
+    const entries = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((e) => e.replace(/^package\//, ''));
+    expect(entries).toContain('dist/hipaa-fhir-mcp.mjs');
+    expect(entries.filter((e) => /^dist\/data\/synthea\/.+\.json$/.test(e))).toHaveLength(5);
+    expect(entries).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'dist/data/LICENSE-Apache-2.0.txt']));
+    expect(entries.filter((e) => /\.map$|\.test\.|^src\/|\.ts$|fixtures/.test(e))).toStrictEqual([]);
+
+    const packed = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' })) as Record<string, unknown>;
+    expect(packed.dependencies).toBeUndefined();
+    expect(packed.exports).toStrictEqual({ './package.json': './package.json' });
+
+    const empty = await mkdtemp(join(tmpdir(), 'install-'));
+    await writeFile(join(empty, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}\n');
+    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: empty, stdio: 'ignore' });
+    const version = execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--version'], { encoding: 'utf8' });
+    expect(version).toBe(`${(await readJson(join(SERVER, 'package.json'))).version}\n`);
+    const help = execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--help'], { encoding: 'utf8' });
+    expect(help).toContain('AUDIT_HMAC_KEY');
+  });
+});
