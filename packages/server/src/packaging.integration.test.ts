@@ -34,6 +34,18 @@ describe('packaging', () => {
     }
   });
 
+  it('packs each library with its compiled code and types only (and fhir-files with its synthetic data)', { timeout: 120_000 }, async () => {
+    const out = await mkdtemp(join(tmpdir(), 'pack-libs-'));
+    for (const name of PUBLISHED_LIBRARIES) {
+      execFileSync('pnpm', ['pack', '--pack-destination', out], { cwd: join(REPO, 'packages', name), stdio: 'ignore' });
+      const tarball = join(out, (await readdir(out)).find((f) => f.startsWith(`hipaa-fhir-mcp-${name}-`)) as string);
+      const entries = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((e) => e.replace(/^package\//, ''));
+      expect([name, entries]).toEqual([name, expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts'])]);
+      expect([name, entries.filter((e) => /\.map$|\.test\.|^src\/|tsbuildinfo|fixtures/.test(e))]).toStrictEqual([name, []]);
+      if (name === 'fhir-files') expect(entries.filter((e) => /^data\/synthea\/.+\.json$/.test(e))).toHaveLength(5);
+    }
+  });
+
   it('packs the server as one self-contained file that installs offline and runs', { timeout: 120_000 }, async () => {
     const out = await mkdtemp(join(tmpdir(), 'pack-'));
     execFileSync('pnpm', ['pack', '--pack-destination', out], { cwd: SERVER, stdio: 'ignore' });
@@ -51,7 +63,7 @@ describe('packaging', () => {
     const empty = await mkdtemp(join(tmpdir(), 'install-'));
     await writeFile(join(empty, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}\n');
     execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: empty, stdio: 'ignore' });
-    const version = execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--version'], { encoding: 'utf8' });
+    const version = execFileSync('npx', ['--offline', 'hipaa-fhir-mcp', '--version'], { cwd: empty, encoding: 'utf8' });
     expect(version).toBe(`${(await readJson(join(SERVER, 'package.json'))).version}\n`);
     const help = execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--help'], { encoding: 'utf8' });
     expect(help).toContain('AUDIT_HMAC_KEY');
