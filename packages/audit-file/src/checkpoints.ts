@@ -26,11 +26,15 @@ export interface ReadCheckpoint {
   readonly problem?: 'malformed' | 'bad-signature' | 'other-signer';
 }
 
-/** Reads and checks every checkpoint; `publicKey` pins the signer (else each line's own key is used). */
-export const readCheckpoints = async (path: string, publicKey?: string): Promise<ReadCheckpoint[] | undefined> => {
+/**
+ * Reads and checks every checkpoint. `publicKeys` pins the signers (else each line's own key is
+ * used). A torn last line — a crash while writing it, with no newline after — is left out.
+ */
+export const readCheckpoints = async (path: string, publicKeys?: readonly string[]): Promise<ReadCheckpoint[] | undefined> => {
   const text = await readFile(path, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
-  return text
+  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  return complete
     .split('\n')
     .filter((line) => line !== '')
     .map((line, index): ReadCheckpoint => {
@@ -40,7 +44,7 @@ export const readCheckpoints = async (path: string, publicKey?: string): Promise
           Number.isSafeInteger(c.seq) && /^[0-9a-f]{64}$/.test(c.head_hash) && typeof c.timestamp === 'string' && typeof c.log === 'string' &&
           /^[0-9a-f]{64}$/.test(c.public_key) && typeof c.signature === 'string';
         if (!shaped) return { line: index + 1, problem: 'malformed' };
-        if (publicKey !== undefined && c.public_key !== publicKey) return { line: index + 1, checkpoint: c, problem: 'other-signer' };
+        if (publicKeys !== undefined && !publicKeys.includes(c.public_key)) return { line: index + 1, checkpoint: c, problem: 'other-signer' };
         if (!verifyEd25519(c.public_key, checkpointMessage(c), Buffer.from(c.signature, 'base64'))) return { line: index + 1, checkpoint: c, problem: 'bad-signature' };
         return { line: index + 1, checkpoint: c };
       } catch {

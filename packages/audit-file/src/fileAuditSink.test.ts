@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { appendFile, chmod, type FileHandle, mkdtemp, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, type FileHandle, link, mkdtemp, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -105,11 +105,12 @@ describe('audit-file', () => {
     await sink.close();
     const files = await streamFiles(path);
     expect(files.length).toBeGreaterThan(3);
-    expect(files.slice(0, -1).every((f) => /\.20260301T1000000\d\dZ$/.test(f))).toBe(true);
+    expect(files.slice(0, -1).every((f) => /\.\d{12}$/.test(f))).toBe(true);
+    expect(files[0]).toMatch(/\.000000000001$/);
     const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
     expect(sizes.slice(0, -1).every((size) => size <= 1500)).toBe(true);
     const lines = (await Promise.all(files.map(rawLines))).flat();
-    const anchors = new Map(((await readCheckpoints(`${path}.checkpoints`, signer.publicKey)) ?? []).map((c) => [c.checkpoint?.seq ?? 0, c.checkpoint?.head_hash ?? '']));
+    const anchors = new Map(((await readCheckpoints(`${path}.checkpoints`, [signer.publicKey])) ?? []).map((c) => [c.checkpoint?.seq ?? 0, c.checkpoint?.head_hash ?? '']));
     expect(anchors.size).toBe(files.length); // one at each rotation, one on close
     expect(verifyChain(lines, undefined, anchors)).toStrictEqual({ head: sink.head(), records: 20 });
   });
@@ -122,14 +123,40 @@ describe('audit-file', () => {
     day = '2026-03-02';
     await first.append(sampleAuditRecord(2))();
     await first.close();
-    expect((await streamSegments(path)).map((f) => f.slice(-20))).toStrictEqual(['.20260302T235959000Z']);
+    expect((await streamSegments(path)).map((f) => f.slice(-13))).toStrictEqual(['.000000000001']);
     // As if a crash came right after the next rotation: the active file closed as a segment, no new one yet.
-    await rename(path, `${path}.20260303T000000000Z`);
+    await rename(path, `${path}.000000000002`);
     const again = await makeFileAuditSink({ path });
     await again.append(sampleAuditRecord(3))();
     await again.close();
     const lines = (await Promise.all((await streamFiles(path)).map(rawLines))).flat();
     expect(lines.map((l) => JSON.parse(l).seq)).toStrictEqual([1, 2, 3]);
+    expect(verifyChain(lines).fault).toBeUndefined();
+  });
+
+  it('loses nothing when many concurrent appends rotate every few records, all within one millisecond', async () => {
+    const path = await tempPath();
+    const frozen = new Date('2026-03-01T10:00:00.000Z');
+    const sink = await makeFileAuditSink({ path, rotate: { maxBytes: 1024 }, now: () => frozen });
+    const results = await Promise.all(Array.from({ length: 400 }, (_, n) => sink.append(sampleAuditRecord(n))()));
+    await sink.close();
+    expect(results.every(E.isRight)).toBe(true);
+    const lines = (await Promise.all((await streamFiles(path)).map(rawLines))).flat();
+    expect(lines).toHaveLength(400);
+    expect(verifyChain(lines).fault).toBeUndefined();
+  });
+
+  it('recovers from a crash between rotation link and unlink (one inode, two names)', async () => {
+    const path = await tempPath();
+    const first = await makeFileAuditSink({ path });
+    await first.append(sampleAuditRecord(1))();
+    await first.close();
+    await link(path, `${path}.000000000001`); // rotation got this far
+    const again = await makeFileAuditSink({ path });
+    await again.append(sampleAuditRecord(2))();
+    await again.close();
+    const lines = (await Promise.all((await streamFiles(path)).map(rawLines))).flat();
+    expect(lines.map((l) => JSON.parse(l).seq)).toStrictEqual([1, 2]);
     expect(verifyChain(lines).fault).toBeUndefined();
   });
 
@@ -172,7 +199,7 @@ describe('audit-file', () => {
     await new Promise((r) => setTimeout(r, 80)); // the interval writes the next one
     await sink.append(sampleAuditRecord(5))();
     await sink.close();
-    const checkpoints = (await readCheckpoints(`${path}.checkpoints`, signer.publicKey)) ?? [];
+    const checkpoints = (await readCheckpoints(`${path}.checkpoints`, [signer.publicKey])) ?? [];
     expect(checkpoints.map((c) => [c.checkpoint?.seq, c.problem])).toStrictEqual([
       [3, undefined],
       [4, undefined],
@@ -182,10 +209,10 @@ describe('audit-file', () => {
     expect((await stat(`${path}.checkpoints`)).mode & 0o777).toBe(0o600);
 
     const other = ed25519Signer(new Uint8Array(32).fill(8));
-    expect((await readCheckpoints(`${path}.checkpoints`, other.publicKey))?.map((c) => c.problem)).toStrictEqual(['other-signer', 'other-signer', 'other-signer']);
+    expect((await readCheckpoints(`${path}.checkpoints`, [other.publicKey]))?.map((c) => c.problem)).toStrictEqual(['other-signer', 'other-signer', 'other-signer']);
     const text = await readFile(`${path}.checkpoints`, 'utf8');
     await writeFile(`${path}.checkpoints`, text.replace('"seq":3', '"seq":2'));
-    expect((await readCheckpoints(`${path}.checkpoints`, signer.publicKey))?.[0]?.problem).toBe('bad-signature');
+    expect((await readCheckpoints(`${path}.checkpoints`, [signer.publicKey]))?.[0]?.problem).toBe('bad-signature');
   });
 
   it('opens the log for synchronous-data writes, so that a returned write is durable', async () => {
@@ -222,8 +249,30 @@ describe('audit-file', () => {
   it('stays failed (closed to writes) when a torn write cannot be cut away', async () => {
     const path = await tempPath();
     const sink = await makeFileAuditSink({ path, openFile: instrumented({ writes: 0, failures: 1, truncateFails: true }) });
-    expect(E.isLeft(await sink.append(sampleAuditRecord(1))())).toBe(true);
-    expect(await sink.append(sampleAuditRecord(2))()).toStrictEqual(E.left(auditError('WriteFailed')));
+    // The second append is queued while the first write fails: it must not land after the partial line.
+    const [first, queued] = await Promise.all([sink.append(sampleAuditRecord(1))(), sink.append(sampleAuditRecord(2))()]);
+    expect([E.isLeft(first), E.isLeft(queued)]).toStrictEqual([true, true]);
+    expect(await sink.append(sampleAuditRecord(3))()).toStrictEqual(E.left(auditError('WriteFailed')));
     await sink.close();
+  });
+
+  it('cuts a torn checkpoint line away on open, and refuses a log behind its last signed checkpoint', async () => {
+    const path = await tempPath();
+    const signer = ed25519Signer(new Uint8Array(32).fill(5));
+    const first = await makeFileAuditSink({ path, signer });
+    for (const n of [1, 2, 3]) await first.append(sampleAuditRecord(n))();
+    await first.close();
+    await appendFile(`${path}.checkpoints`, '{"seq":4,"head_ha'); // a crash while writing a checkpoint
+    const second = await makeFileAuditSink({ path, signer });
+    await second.append(sampleAuditRecord(4))();
+    await second.close();
+    expect((await readCheckpoints(`${path}.checkpoints`, [signer.publicKey]))?.map((c) => [c.checkpoint?.seq, c.problem])).toStrictEqual([
+      [3, undefined],
+      [4, undefined],
+    ]);
+    // Truncated while the server was down: the next start refuses rather than grow a second history.
+    const lines = await rawLines(path);
+    await writeFile(path, `${lines.slice(0, 2).join('\n')}\n`, { mode: 0o600 });
+    await expect(makeFileAuditSink({ path, signer })).rejects.toThrow(/behind its last signed checkpoint \(seq 4; the log ends at seq 2\)/);
   });
 });

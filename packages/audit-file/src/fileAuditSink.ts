@@ -2,7 +2,7 @@
 // file). Concurrent appends share one synchronous-data write (group commit); each call is acknowledged
 // only after its batch is on disk. Signed checkpoints anchor the chain's head in a second file.
 import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
@@ -130,6 +130,47 @@ const recoverTail = async (path: string, handle: FileHandle | undefined, size: n
   return { head: { seq: parsed.right.seq, hash: lineHash(line) }, goodSize };
 };
 
+/**
+ * The checkpoint file at open: a torn last line (a crash mid-checkpoint) is cut away; a last
+ * checkpoint ahead of the log's head (or at it with another hash) means the log was truncated or
+ * replaced while the server was down, and the sink refuses to start rather than grow a second history.
+ */
+const checkCheckpointTail = async (checkpointPath: string, head: ChainHead, logPath: string): Promise<void> => {
+  const text = await readFile(checkpointPath, 'utf8').catch(() => undefined);
+  if (text === undefined || text === '') return;
+  let complete = text;
+  if (!text.endsWith('\n')) {
+    complete = text.slice(0, text.lastIndexOf('\n') + 1);
+    const file = await open(checkpointPath, 'r+');
+    await file.truncate(Buffer.byteLength(complete)).finally(() => file.close());
+  }
+  const last = complete.trimEnd().split('\n').at(-1);
+  if (last === undefined || last === '') return;
+  let anchor: { seq?: unknown; head_hash?: unknown };
+  try {
+    anchor = JSON.parse(last) as { seq?: unknown; head_hash?: unknown };
+  } catch {
+    return; // a malformed checkpoint is for `audit verify` to report
+  }
+  if (typeof anchor.seq !== 'number') return;
+  if (anchor.seq > head.seq || (anchor.seq === head.seq && anchor.head_hash !== head.hash)) {
+    throw new AuditFileError(
+      `The audit log ${logPath} is behind its last signed checkpoint (seq ${anchor.seq}; the log ends at seq ${head.seq}): it was truncated or replaced. Check it with: hipaa-fhir-mcp audit verify ${logPath}`,
+    );
+  }
+};
+
+/** The seq of a file's first record (read from its head), or undefined for an empty file. */
+const firstSeqOf = async (path: string): Promise<number | undefined> => {
+  const reader = await open(path, 'r');
+  const head = Buffer.alloc(64 * 1024);
+  const { bytesRead } = await reader.read(head, 0, head.length, 0).finally(() => reader.close());
+  const end = head.subarray(0, bytesRead).indexOf(0x0a);
+  if (end === -1) return undefined;
+  const parsed = parseChainedLine(head.subarray(0, end).toString('utf8'));
+  return E.isRight(parsed) ? parsed.right.seq : undefined;
+};
+
 /** Opens (or creates) the audit file and continues its chain. */
 export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<FileAuditSink> => {
   const openFile = config.openFile ?? ((path, flags, mode) => open(path, flags, mode));
@@ -154,7 +195,17 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
   let recovered: { head: ChainHead; goodSize: number };
   try {
     lockPath = await acquireLock(config.path);
-    recovered = await recoverTail(config.path, handle, stats.size);
+    // A crash between rotation's link and unlink leaves the active name on the newest segment's
+    // inode: drop the name, and start a fresh active file.
+    const newestSegment = (await streamSegments(config.path)).at(-1);
+    if (newestSegment !== undefined && (await stat(newestSegment)).ino === stats.ino) {
+      await handle.close();
+      await unlink(config.path);
+      handle = await openFile(config.path, OPEN_FLAGS, 0o600);
+      recovered = { head: CHAIN_START, goodSize: 0 };
+    } else {
+      recovered = await recoverTail(config.path, handle, stats.size);
+    }
     if (recovered.goodSize === 0) {
       // A fresh active file after a rotation: the chain continues from the newest segment.
       const newest = (await streamSegments(config.path)).at(-1);
@@ -165,12 +216,21 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
     if (heldLocks.delete(`${config.path}.lock`)) await unlink(`${config.path}.lock`).catch(() => undefined);
     throw error;
   }
+  try {
+    await checkCheckpointTail(`${config.path}.checkpoints`, recovered.head, config.path);
+  } catch (error) {
+    await handle.close();
+    heldLocks.delete(lockPath);
+    await unlink(lockPath).catch(() => undefined);
+    throw error;
+  }
   // Make the file's directory entry durable too: fdatasync of the file alone does not.
   const directory = await open(dirname(config.path), 'r');
   await directory.sync().finally(() => directory.close());
 
   let head = recovered.head;
   let durableSize = recovered.goodSize;
+  let fileFirstSeq = durableSize === 0 ? head.seq + 1 : ((await firstSeqOf(config.path)) ?? head.seq + 1);
   const utcDay = (d: Date) => d.toISOString().slice(0, 10);
   let fileDay = utcDay(now());
   let pending: Pending[] = [];
@@ -184,6 +244,11 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
+      if (state === 'broken') {
+        // A failed write could not be cut back: nothing more may land after the partial line.
+        for (const p of batch) p.settle(E.left(auditError('WriteFailed')));
+        continue;
+      }
       let next = head;
       let text = '';
       for (const p of batch) {
@@ -223,8 +288,11 @@ export const makeFileAuditSink = async (config: FileAuditSinkConfig): Promise<Fi
   const rotate = async (): Promise<void> => {
     await checkpoint();
     await handle.close();
-    await rename(config.path, segmentName(config.path, now()));
+    // link fails if the name exists, where rename would silently replace a segment.
+    await link(config.path, segmentName(config.path, fileFirstSeq));
+    await unlink(config.path);
     handle = await openFile(config.path, OPEN_FLAGS, 0o600);
+    fileFirstSeq = head.seq + 1;
     const directory = await open(dirname(config.path), 'r');
     await directory.sync().finally(() => directory.close());
     durableSize = 0;

@@ -94,17 +94,55 @@ describe('hipaa-fhir-mcp audit verify', () => {
 
   it('refuses checkpoints signed by another key, or copied from another log', async () => {
     const otherKey = { ...key, bytes: new Uint8Array(32).fill(9) };
-    expect((await run(['verify', log, '--public-key', checkpointSignerFor(otherKey).publicKey])).stdout).toMatch(/checkpoints line 1: checkpoint — other-signer/);
+    expect((await run(['verify', log, '--public-key', checkpointSignerFor(otherKey).publicKey], '', {})).stdout).toMatch(/checkpoints line 1: checkpoint — other-signer/);
     const moved = join(dir, 'moved.jsonl');
     await copyFile(log, moved);
     await copyFile(`${log}.checkpoints`, `${moved}.checkpoints`);
     expect((await run(['verify', moved])).stdout).toMatch(/checkpoint — names another log file/);
   });
 
-  it('says when the signer is not pinned, and answers --json', async () => {
-    expect((await run(['verify', log], '', {})).stdout).toContain('signer NOT pinned');
+  it('refuses to verify with no pinned signer unless told, and answers --json', async () => {
+    expect(await run(['verify', log], '', {})).toMatchObject({ code: 2, stderr: expect.stringContaining('No checkpoint signer is pinned') });
+    expect((await run(['verify', log, '--allow-unpinned'], '', {})).stdout).toContain('signer NOT pinned');
     const json = JSON.parse((await run(['verify', log, '--json'])).stdout);
     expect(json).toMatchObject({ ok: true, records: 20, checkpoints: 2, signer_pinned: true, fault: null });
+  });
+});
+
+describe('hipaa-fhir-mcp audit verify against cut-back logs and rotated keys', () => {
+  it('fails on records without any signed checkpoint, unless told to accept that', async () => {
+    const path = await tampered('no-checkpoints', (l) => l);
+    const { rm } = await import('node:fs/promises');
+    await rm(`${path}.checkpoints`);
+    expect((await run(['verify', path])).stdout).toMatch(/unanchored — no signed checkpoint/);
+    expect((await run(['verify', path, '--allow-unanchored'])).code).toBe(0);
+  });
+
+  it('fails when two signed checkpoints disagree about one seq (a log cut back and grown again)', async () => {
+    const streamDir = await mkdtemp(join(tmpdir(), 'audit-cli-regrown-'));
+    const path = join(streamDir, 'audit.jsonl');
+    const signer = checkpointSignerFor(key);
+    const first = await makeFileAuditSink({ path, signer });
+    for (let n = 1; n <= 6; n++) await first.append(sampleAuditRecord(n, { key_id: key.id as never }))();
+    await first.close();
+    // An attacker with the key cuts the log back and regrows it, signing as the server would.
+    const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    await writeFile(path, `${lines.slice(0, 3).join('\n')}\n`);
+    const cp = (await readFile(`${path}.checkpoints`, 'utf8')).trimEnd().split('\n');
+    await writeFile(`${path}.checkpoints`, ''); // hide the old checkpoint from the server at start
+    const second = await makeFileAuditSink({ path, signer });
+    for (let n = 7; n <= 9; n++) await second.append(sampleAuditRecord(n, { key_id: key.id as never, status: 'error', error_code: 'internal_error' }))();
+    await second.close();
+    await writeFile(`${path}.checkpoints`, `${cp.join('\n')}\n${await readFile(`${path}.checkpoints`, 'utf8')}`); // the old one kept elsewhere, restored
+    expect((await run(['verify', path])).stdout).toMatch(/checkpoint — a second, different head for seq 6/);
+  });
+
+  it('verifies checkpoints signed under an older key given with --key-file', async () => {
+    const older = join(dir, 'older.key');
+    await writeFile(older, keyHex, { mode: 0o600 });
+    const newer = randomBytes(32).toString('hex');
+    expect((await run(['verify', log], '', { AUDIT_HMAC_KEY: newer })).stdout).toMatch(/other-signer/);
+    expect((await run(['verify', log, '--key-file', older], '', { AUDIT_HMAC_KEY: newer })).code).toBe(0);
   });
 });
 

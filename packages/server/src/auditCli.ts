@@ -18,7 +18,8 @@ export interface CliIo {
 }
 
 const USAGE = `usage:
-  hipaa-fhir-mcp audit verify LOG [--public-key HEX] [--checkpoints FILE] [--json]
+  hipaa-fhir-mcp audit verify LOG [--public-key HEX]... [--key-file FILE]... [--checkpoints FILE] [--json]
+                              [--allow-unpinned] [--allow-unanchored]
   hipaa-fhir-mcp audit find LOG [--key-file FILE]... [--json]     (patient id on stdin, or typed unseen)
   hipaa-fhir-mcp audit stats LOG [--json]
 The audit key comes from AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE, as for the server.
@@ -59,7 +60,8 @@ const readStream = async (log: string): Promise<Stream | undefined> => {
 /** The audit key named by the environment, if any (for pinning the checkpoint signer and for find). */
 const keyFromEnv = async (env: NodeJS.ProcessEnv): Promise<E.Either<string, HmacKey | undefined>> => {
   if ((env.AUDIT_HMAC_KEY ?? '') === '' && (env.AUDIT_HMAC_KEY_FILE ?? '') === '') return E.right(undefined);
-  const config = decodeConfig({ ...env, AUDIT_LOG_FILE: 'unused' });
+  // Only the key variables: another variable's problem (a bad LOG_LEVEL, say) is not the CLI's.
+  const config = decodeConfig({ AUDIT_HMAC_KEY: env.AUDIT_HMAC_KEY, AUDIT_HMAC_KEY_FILE: env.AUDIT_HMAC_KEY_FILE, AUDIT_LOG_FILE: 'unused' });
   if (E.isLeft(config)) {
     const keyProblem = config.left.find((p) => p.variable.startsWith('AUDIT_HMAC_KEY'));
     if (keyProblem !== undefined) return E.left(`${keyProblem.variable}: ${keyProblem.problem}`);
@@ -82,15 +84,41 @@ const verify = async (log: string, args: readonly string[], io: CliIo): Promise<
     io.stderr.write(`${key.left}\n`);
     return 2;
   }
-  const pinned = option(args, '--public-key') ?? (key.right === undefined ? undefined : checkpointSignerFor(key.right).publicKey);
+  // Every key whose checkpoints are trusted: the environment's, --key-file (older keys) and --public-key.
+  const pins = options(args, '--public-key');
+  if (key.right !== undefined) pins.push(checkpointSignerFor(key.right).publicKey);
+  for (const path of options(args, '--key-file')) {
+    const extra = await loadHmacKey({ kind: 'file', path } satisfies KeySource);
+    if (E.isLeft(extra)) {
+      io.stderr.write(`--key-file ${path}: ${extra.left.problem}\n`);
+      return 2;
+    }
+    pins.push(checkpointSignerFor(extra.right).publicKey);
+  }
+  if (pins.length === 0 && !args.includes('--allow-unpinned')) {
+    io.stderr.write('No checkpoint signer is pinned: set AUDIT_HMAC_KEY[_FILE], or pass --key-file or --public-key (or --allow-unpinned).\n');
+    return 2;
+  }
   const checkpointsPath = option(args, '--checkpoints') ?? `${log}.checkpoints`;
-  const checkpoints = (await readCheckpoints(checkpointsPath, pinned)) ?? [];
+  const checkpoints = (await readCheckpoints(checkpointsPath, pins.length === 0 ? undefined : pins)) ?? [];
   const badCheckpoint = checkpoints.find((c) => c.problem !== undefined || c.checkpoint?.log !== basename(log));
-  const anchors = new Map(checkpoints.flatMap((c) => (c.checkpoint === undefined ? [] : [[c.checkpoint.seq, c.checkpoint.head_hash] as const])));
+  const anchors = new Map<number, string>();
+  let conflict: { line: number; seq: number } | undefined;
+  for (const c of checkpoints) {
+    if (c.checkpoint === undefined) continue;
+    const known = anchors.get(c.checkpoint.seq);
+    if (known !== undefined && known !== c.checkpoint.head_hash) conflict ??= { line: c.line, seq: c.checkpoint.seq };
+    anchors.set(c.checkpoint.seq, c.checkpoint.head_hash);
+  }
   const verdict = verifyChain(lines, undefined, anchors);
+  const unanchored = lines.length > 0 && anchors.size === 0 && !args.includes('--allow-unanchored');
   const fault = badCheckpoint !== undefined
     ? { file: checkpointsPath, line: badCheckpoint.line, problem: 'checkpoint', detail: badCheckpoint.problem ?? 'names another log file' }
-    : verdict.fault === undefined ? undefined : { ...verdict.fault, ...stream.locate(verdict.fault.line) };
+    : conflict !== undefined
+      ? { file: checkpointsPath, line: conflict.line, problem: 'checkpoint', detail: `a second, different head for seq ${conflict.seq}: the log was cut back and rewritten` }
+      : unanchored
+        ? { file: checkpointsPath, line: 0, problem: 'unanchored', detail: 'no signed checkpoint: a truncated or rewritten log could not be told apart (--allow-unanchored to accept)' }
+        : verdict.fault === undefined ? undefined : { ...verdict.fault, ...stream.locate(verdict.fault.line) };
   const summary = {
     log,
     files: stream.files,
@@ -99,15 +127,15 @@ const verify = async (log: string, args: readonly string[], io: CliIo): Promise<
     head: verdict.head,
     checkpoints: checkpoints.length,
     last_checkpoint_seq: Math.max(0, ...anchors.keys()),
-    signer: pinned ?? null,
-    signer_pinned: pinned !== undefined,
+    signers: pins,
+    signer_pinned: pins.length > 0,
     fault: fault ?? null,
   };
   if (json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (fault === undefined) {
     io.stdout.write(
       `OK   ${log}: ${lines.length} records${stream.files.length > 1 ? ` in ${stream.files.length} files` : ''}, chain intact, ${checkpoints.length} signed checkpoints (last at seq ${summary.last_checkpoint_seq})` +
-        `${pinned === undefined ? '; signer NOT pinned (set AUDIT_HMAC_KEY[_FILE] or --public-key)' : ''}\n`,
+        `${pins.length === 0 ? '; signer NOT pinned' : ''}\n`,
     );
   } else io.stdout.write(`FAIL ${fault.file} line ${fault.line}: ${fault.problem} — ${fault.detail}\n`);
   return fault === undefined ? 0 : 1;
