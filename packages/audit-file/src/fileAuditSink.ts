@@ -2,7 +2,9 @@
 // file). Concurrent appends share one synchronous-data write (group commit); each call is acknowledged
 // only after its batch is on disk. Signed checkpoints anchor the chain's head in a second file.
 import { constants } from 'node:fs';
-import { type FileHandle, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { type FileHandle, link, mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import {
@@ -72,32 +74,63 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string | undefined;
+}
+
+const readLockOwner = async (lockPath: string): Promise<LockOwner | undefined> => {
+  const [pid, host] = (await readFile(lockPath, 'utf8').catch(() => '')).trim().split(/\s+/);
+  const n = Number(pid);
+  return Number.isInteger(n) && n > 0 ? { pid: n, host } : undefined;
+};
+
 /**
- * Takes `<path>.lock` (created exclusively, holding our pid). A lock left by a process that no longer
- * runs is taken over. Two writers on one file would fork the chain and undo each other's rollbacks.
+ * Takes `<path>.lock`, which holds `<pid> <host> <token>`. The lock appears with its content in one
+ * step (a private file linked into place), so nobody reads a half-written lock. A lock whose writer
+ * no longer runs on this host is taken over through an exclusive takeover marker, so that two
+ * starters cannot both take it; a lock from another host is never presumed stale. Two writers on
+ * one file would fork the chain and undo each other's rollbacks.
  */
 const acquireLock = async (path: string): Promise<string> => {
   const lockPath = `${path}.lock`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const lock = await open(lockPath, 'wx', 0o600);
-      await lock.writeFile(`${process.pid}\n`);
-      await lock.close();
-      heldLocks.add(lockPath);
-      return lockPath;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new AuditFileError(`The audit log lock ${lockPath} cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+  const mine = `${lockPath}.${randomUUID()}`;
+  await writeFile(mine, `${process.pid} ${hostname()} ${randomUUID()}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(mine, lockPath);
+        heldLocks.add(lockPath);
+        return lockPath;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new AuditFileError(`The audit log lock ${lockPath} cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+        }
       }
-      const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-      const live = Number.isInteger(pid) && pid > 0 && (pid === process.pid ? heldLocks.has(lockPath) : isAlive(pid));
+      const owner = await readLockOwner(lockPath);
+      const here = owner?.host === undefined || owner.host === hostname();
+      const live = owner === undefined || !here || (owner.pid === process.pid ? heldLocks.has(lockPath) : isAlive(owner.pid));
       if (live) {
-        throw new AuditFileError(`The audit log ${path} is being written by another process (pid ${pid}); give each server its own AUDIT_LOG_FILE.`);
+        const who = owner === undefined ? 'another process' : `another process (pid ${owner.pid}${here ? '' : ` on ${owner.host}`})`;
+        throw new AuditFileError(`The audit log ${path} is being written by ${who}; give each server its own AUDIT_LOG_FILE.`);
       }
-      await unlink(lockPath).catch(() => undefined); // stale: its writer is gone
+      const marker = `${lockPath}.takeover`;
+      try {
+        await writeFile(marker, `${process.pid}\n`, { flag: 'wx' });
+      } catch {
+        throw new AuditFileError(`Another process is taking over the stale lock of the audit log ${path}; try again.`);
+      }
+      try {
+        const still = await readLockOwner(lockPath);
+        if (still?.pid === owner.pid && still.host === owner.host) await unlink(lockPath).catch(() => undefined); // stale: its writer is gone
+      } finally {
+        await unlink(marker).catch(() => undefined);
+      }
     }
+    throw new AuditFileError(`The audit log lock ${lockPath} could not be taken.`);
+  } finally {
+    await unlink(mine).catch(() => undefined);
   }
-  throw new AuditFileError(`The audit log lock ${lockPath} could not be taken.`);
 };
 
 /**
