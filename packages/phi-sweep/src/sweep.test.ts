@@ -13,7 +13,7 @@ const birthDate = (year: string) => [year, '11', '29'].join('-');
 
 describe('findShapes', () => {
   it('finds SSN, US phone, email, MRN and birth-date shapes, with line and column only', () => {
-    const text = `ok line\nssn ${ssn}\ncall (555) ${'867'}-5309 or +1 ${phone}\nmail ${email}\nMRN: 00123456\n{"birthDate": "${birthDate('1985')}"}`;
+    const text = `ok line\nssn ${ssn}\ncall (555) ${'867'}-5309 or +1 ${phone}\nmail ${email}\n{"mrn":"${'0012'}3456"}\n{"birthDate": "${birthDate('1985')}"}`;
     const findings = findShapes(text);
     expect(findings.map((f) => [f.kind, f.line])).toStrictEqual([
       ['ssn', 2],
@@ -91,6 +91,7 @@ describe('literal identifiers', () => {
       'postal-code',
     ]);
     expect(findIdentifiers(`ssn${ssn}x`, ids).map((f) => f.label)).toStrictEqual(['ssn']);
+    expect(findIdentifiers('PT-0001 and QUIÑONEZ-ARBO', ids).map((f) => f.label)).toStrictEqual(['patient-id/mrn', 'family-name']);
   });
 });
 

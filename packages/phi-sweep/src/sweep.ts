@@ -16,7 +16,7 @@ const SHAPES: readonly (readonly [FindingKind, RegExp])[] = [
   ['ssn', /(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])/g],
   ['us-phone', /(?<![\w-])(?:\+1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])/g],
   ['email', /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g],
-  ['mrn', /\bMRN\s*[:#=]?\s*\d[\d-]{3,}/gi],
+  ['mrn', /\bMRN\b["']?\s*[:#=]?\s*["']?\d[\d-]{3,}/gi],
   ['birth-date', /["']?\b(?:birth_?date|date_?of_?birth|dob)\b["']?\s*[:=]\s*["']?\d{4}-\d{2}-\d{2}/gi],
 ];
 
@@ -60,18 +60,20 @@ export const encodedForms = (value: string): string[] => {
 const ALPHANUMERIC = /[A-Za-z0-9]/;
 
 /**
- * Occurrences of any identifier (in any encoded form) in `text`. A purely alphanumeric value (a postal
+ * Occurrences of any identifier (in any encoded form, in any case) in `text`. A purely alphanumeric value (a postal
  * code, a numeric id) counts only as a whole token: inside a hex hash or a UUID it is chance, not a
  * leak. Values with separators (SSNs, phones, names) count wherever they appear.
  */
 export const findIdentifiers = (text: string, identifiers: readonly Identifier[]): Finding[] => {
   const findings: Finding[] = [];
+  // Case does not hide an identifier: an upper-cased id or a name in capitals is still a leak.
+  const folded = text.toLowerCase();
   for (const identifier of identifiers) {
-    for (const form of encodedForms(identifier.value)) {
-      const wholeTokenOnly = /^[A-Za-z0-9]+$/.test(form);
-      for (let i = text.indexOf(form); i !== -1; i = text.indexOf(form, i + 1)) {
-        const embedded = wholeTokenOnly && (ALPHANUMERIC.test(text[i - 1] ?? '') || ALPHANUMERIC.test(text[i + form.length] ?? ''));
-        if (!embedded) findings.push({ kind: 'identifier', label: identifier.label, ...position(text, i) });
+    for (const form of new Set(encodedForms(identifier.value).map((f) => f.toLowerCase()))) {
+      const wholeTokenOnly = /^[a-z0-9]+$/.test(form);
+      for (let i = folded.indexOf(form); i !== -1; i = folded.indexOf(form, i + 1)) {
+        const embedded = wholeTokenOnly && (ALPHANUMERIC.test(folded[i - 1] ?? '') || ALPHANUMERIC.test(folded[i + form.length] ?? ''));
+        if (!embedded) findings.push({ kind: 'identifier', label: identifier.label, ...position(folded, i) });
       }
     }
   }

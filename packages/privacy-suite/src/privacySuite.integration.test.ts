@@ -11,6 +11,7 @@ describe('the adversarial privacy suite', { timeout: 240_000 }, () => {
     expect(report.succeeded).toBeGreaterThan(48);
     // Every call wrote exactly one record, except those refused because their record could not be written.
     expect(report.records).toBe(report.calls - report.failedClosed);
+    expect(report.unmatchedRequestIds).toBe(0); // each answered call has exactly its own record
     expect(report.identifiersSwept).toBeGreaterThan(150);
     for (const sink of ['audit log', 'stderr', 'error texts']) expect(report.sinks.find((s) => s.sink === sink)?.bytes).toBeGreaterThan(1000);
   });

@@ -41,6 +41,11 @@ export interface SuiteReport {
   readonly hits: number;
   /** stdout lines that were not JSON-RPC (seen by the client as transport errors). */
   readonly nonProtocolStdout: number;
+  /**
+   * Request ids that do not match one-to-one: answered calls without a record, records of calls
+   * refused for a full disk, records no call explains, and duplicates. Must be 0.
+   */
+  readonly unmatchedRequestIds: number;
 }
 
 const FAULTS: readonly (readonly Fault[])[] = [
@@ -145,6 +150,10 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   let calls = 0;
   let succeeded = 0;
   let failedClosed = 0;
+  /** The request id of every answered call that must have its record, and of every one that must not. */
+  const mustBeLogged: string[] = [];
+  const mustNotBeLogged: string[] = [];
+  const requestIdIn = (text: string) => /request_id: ([0-9a-f-]{36})/.exec(text)?.[1];
   const call = async (run: ServerRun, { tool, args }: Call): Promise<void> => {
     calls++;
     try {
@@ -152,10 +161,17 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
       if (result.isError) {
         const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
         errorTexts.push(text);
-        if (text.startsWith('The call could not be written to the audit log')) failedClosed++;
-      } else succeeded++;
+        const refused = text.startsWith('The call could not be written to the audit log');
+        if (refused) failedClosed++;
+        (refused ? mustNotBeLogged : mustBeLogged).push(requestIdIn(text) ?? 'missing-request-id');
+      } else {
+        succeeded++;
+        mustBeLogged.push((result.structuredContent as { request_id?: string } | undefined)?.request_id ?? 'missing-request-id');
+      }
     } catch (error) {
-      errorTexts.push(String((error as Error).message)); // a protocol error's text reaches the host too
+      const text = String((error as Error).message);
+      errorTexts.push(text); // a protocol error's text reaches the host too
+      mustBeLogged.push(requestIdIn(text) ?? 'missing-request-id');
     }
   };
 
@@ -208,7 +224,16 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     const reports = await Promise.all((await filesUnder(dir as string)).map(async (file) => sweep(label, file.slice(root.length + 1), await readFile(file, 'utf8'))));
     sinks.push({ sink: label, bytes: reports.reduce((n, r) => n + r.bytes, 0), hits: reports.flatMap((r) => r.hits) });
   }
-  const records = auditText.split('\n').filter((l) => l !== '').length + (await readLog(fullDiskLog)).split('\n').filter((l) => l !== '').length;
+  const recordLines = [...auditText.split('\n'), ...(await readLog(fullDiskLog)).split('\n')].filter((l) => l !== '');
+  const records = recordLines.length;
+  const logged = recordLines.map((l) => (JSON.parse(l) as { request_id: string }).request_id);
+  const loggedSet = new Set(logged);
+  const expected = new Set(mustBeLogged);
+  const unmatchedRequestIds =
+    mustBeLogged.filter((id) => !loggedSet.has(id)).length +
+    mustNotBeLogged.filter((id) => loggedSet.has(id)).length +
+    logged.filter((id) => !expected.has(id)).length +
+    (logged.length - loggedSet.size);
   void mainCalls;
   return {
     calls,
@@ -219,13 +244,14 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     sinks,
     hits: sinks.reduce((n, s) => n + s.hits.length, 0),
     nonProtocolStdout: runs.reduce((n, r) => n + r.transportErrors(), 0),
+    unmatchedRequestIds,
   };
 };
 
 export const formatReport = (report: SuiteReport): string =>
   [
     `calls made: ${report.calls} (returned data: ${report.succeeded}; refused because the audit disk was full: ${report.failedClosed})`,
-    `audit records written: ${report.records}`,
+    `audit records written: ${report.records} (request ids not matching one-to-one: ${report.unmatchedRequestIds})`,
     `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer token; the HMAC key), each plain, URL-encoded and JSON-escaped, plus identifier shapes`,
     `stdout lines that were not JSON-RPC: ${report.nonProtocolStdout}`,
     '',
