@@ -71,13 +71,22 @@ const keyFromEnv = async (env: NodeJS.ProcessEnv): Promise<E.Either<string, Hmac
   return E.isLeft(key) ? E.left(`${key.left.variable}: ${key.left.problem}`) : E.right(key.right);
 };
 
-const verify = async (log: string, args: readonly string[], io: CliIo): Promise<number> => {
-  const json = args.includes('--json');
-  const stream = await readStream(log);
-  if (stream === undefined) {
-    io.stderr.write(`cannot read ${log}\n`);
-    return 2;
+/** The keys named by `--key-file` (older, rotated keys); undefined after reporting a bad one. */
+const keysFromFiles = async (args: readonly string[], io: CliIo): Promise<HmacKey[] | undefined> => {
+  const keys: HmacKey[] = [];
+  for (const path of options(args, '--key-file')) {
+    const key = await loadHmacKey({ kind: 'file', path } satisfies KeySource);
+    if (E.isLeft(key)) {
+      io.stderr.write(`--key-file ${path}: ${key.left.problem}\n`);
+      return undefined;
+    }
+    keys.push(key.right);
   }
+  return keys;
+};
+
+const verify = async (log: string, stream: Stream, args: readonly string[], io: CliIo): Promise<number> => {
+  const json = args.includes('--json');
   const { lines } = stream;
   const key = await keyFromEnv(io.env);
   if (E.isLeft(key)) {
@@ -85,16 +94,12 @@ const verify = async (log: string, args: readonly string[], io: CliIo): Promise<
     return 2;
   }
   // Every key whose checkpoints are trusted: the environment's, --key-file (older keys) and --public-key.
-  const pins = options(args, '--public-key');
-  if (key.right !== undefined) pins.push(checkpointSignerFor(key.right).publicKey);
-  for (const path of options(args, '--key-file')) {
-    const extra = await loadHmacKey({ kind: 'file', path } satisfies KeySource);
-    if (E.isLeft(extra)) {
-      io.stderr.write(`--key-file ${path}: ${extra.left.problem}\n`);
-      return 2;
-    }
-    pins.push(checkpointSignerFor(extra.right).publicKey);
-  }
+  const olderKeys = await keysFromFiles(args, io);
+  if (olderKeys === undefined) return 2;
+  const pins = [
+    ...options(args, '--public-key'),
+    ...[...(key.right === undefined ? [] : [key.right]), ...olderKeys].map((k) => checkpointSignerFor(k).publicKey),
+  ];
   if (pins.length === 0 && !args.includes('--allow-unpinned')) {
     io.stderr.write('No checkpoint signer is pinned: set AUDIT_HMAC_KEY[_FILE], or pass --key-file or --public-key (or --allow-unpinned).\n');
     return 2;
@@ -176,27 +181,16 @@ const parsedRecords = (lines: readonly string[]): ChainedAuditRecord[] =>
     return E.isRight(parsed) ? [parsed.right] : [];
   });
 
-const find = async (log: string, args: readonly string[], io: CliIo): Promise<number> => {
-  const stream = await readStream(log);
-  if (stream === undefined) {
-    io.stderr.write(`cannot read ${log}\n`);
-    return 2;
-  }
+const find = async (log: string, stream: Stream, args: readonly string[], io: CliIo): Promise<number> => {
   const { lines } = stream;
   const current = await keyFromEnv(io.env);
   if (E.isLeft(current) || current.right === undefined) {
     io.stderr.write(`${E.isLeft(current) ? current.left : 'set AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE to the audit key'}\n`);
     return 2;
   }
-  const keys: HmacKey[] = [current.right];
-  for (const path of options(args, '--key-file')) {
-    const extra = await loadHmacKey({ kind: 'file', path } satisfies KeySource);
-    if (E.isLeft(extra)) {
-      io.stderr.write(`--key-file ${path}: ${extra.left.problem}\n`);
-      return 2;
-    }
-    keys.push(extra.right);
-  }
+  const olderKeys = await keysFromFiles(args, io);
+  if (olderKeys === undefined) return 2;
+  const keys: HmacKey[] = [current.right, ...olderKeys];
   const patientId = await readSecretLine(io);
   if (patientId === '') {
     io.stderr.write('no patient id given\n');
@@ -216,12 +210,7 @@ const find = async (log: string, args: readonly string[], io: CliIo): Promise<nu
   return 0;
 };
 
-const stats = async (log: string, args: readonly string[], io: CliIo): Promise<number> => {
-  const stream = await readStream(log);
-  if (stream === undefined) {
-    io.stderr.write(`cannot read ${log}\n`);
-    return 2;
-  }
+const stats = async (log: string, stream: Stream, args: readonly string[], io: CliIo): Promise<number> => {
   const { lines } = stream;
   const counts: Record<'day' | 'tool' | 'caller' | 'status', Record<string, number>> = { day: {}, tool: {}, caller: {}, status: {} };
   const bump = (table: Record<string, number>, key: string) => void (table[key] = (table[key] ?? 0) + 1);
@@ -243,21 +232,18 @@ const stats = async (log: string, args: readonly string[], io: CliIo): Promise<n
   return 0;
 };
 
+const COMMANDS = { verify, find, stats } as const;
+
 export const runAuditCli = async (argv: readonly string[], io: CliIo): Promise<number> => {
   const [command, log, ...rest] = argv;
-  if (log === undefined || log.startsWith('-')) {
+  if (log === undefined || log.startsWith('-') || command === undefined || !Object.hasOwn(COMMANDS, command)) {
     io.stderr.write(USAGE);
     return 2;
   }
-  switch (command) {
-    case 'verify':
-      return verify(log, rest, io);
-    case 'find':
-      return find(log, rest, io);
-    case 'stats':
-      return stats(log, rest, io);
-    default:
-      io.stderr.write(USAGE);
-      return 2;
+  const stream = await readStream(log);
+  if (stream === undefined) {
+    io.stderr.write(`cannot read ${log}\n`);
+    return 2;
   }
+  return COMMANDS[command as keyof typeof COMMANDS](log, stream, rest, io);
 };
