@@ -32,3 +32,10 @@ export const MIN_HMAC_KEY_BYTES = 32;
  */
 export const hmacPatientId = (key: HmacKey, rawPatientId: string): PatientIdHmac =>
   bytesToHex(hmac(sha256, key.bytes, utf8ToBytes(rawPatientId))) as PatientIdHmac;
+
+/**
+ * A public name for a key: `k-` and the first 16 hex digits of HMAC-SHA-256(key, "hipaa-fhir-mcp key
+ * id"). It tells an auditor which key made a record without revealing anything about the key.
+ */
+export const hmacKeyId = (bytes: Uint8Array): string =>
+  `k-${bytesToHex(hmac(sha256, bytes, utf8ToBytes('hipaa-fhir-mcp key id'))).slice(0, 16)}`;

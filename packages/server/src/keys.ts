@@ -1,19 +1,14 @@
 // The env/file KeyProvider: the HMAC key is the hex-decoded bytes of AUDIT_HMAC_KEY or of the
 // contents of AUDIT_HMAC_KEY_FILE (white space trimmed). A key file must not be readable by others.
-import { createHmac } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { type CheckpointSigner, deriveCheckpointSeed, ed25519Signer } from '@hipaa-fhir-mcp/audit-file';
-import { type HmacKey, type KeyProvider, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
+import { type HmacKey, hmacKeyId, type KeyProvider, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
 import { type ConfigProblem, HexKey, KEY_HOW_TO, type KeySource } from './config.js';
 
-/**
- * A public name for a key: HMAC-SHA-256(key, "hipaa-fhir-mcp key id"), first 16 hex digits. It lets
- * an auditor tell which key made a record without revealing anything about the key.
- */
-export const keyIdOf = (bytes: Uint8Array): string =>
-  `k-${createHmac('sha256', bytes).update('hipaa-fhir-mcp key id').digest('hex').slice(0, 16)}`;
+/** The public name of a key (see `hmacKeyId` in the core). */
+export const keyIdOf = (bytes: Uint8Array): string => hmacKeyId(bytes);
 
 const fromHex = (hex: string): HmacKey => {
   const bytes = Uint8Array.from(Buffer.from(hex, 'hex'));
