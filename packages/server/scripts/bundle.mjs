@@ -16,6 +16,9 @@ await build({
   format: 'esm',
   target: 'node20',
   conditions: ['@hipaa-fhir-mcp/source'],
+  // The AWS SDK is large and needed only with KEY_PROVIDER=kms: installed beside the server then (an
+  // optional peer dependency), never read by a default start.
+  external: ['@aws-sdk/*'],
   minify: true,
   keepNames: true, // stack frames in the operational log stay readable
   sourcemap: 'external', // written beside the bundle, loaded only with --enable-source-maps

@@ -59,11 +59,12 @@ const readStream = async (log: string): Promise<Stream | undefined> => {
 
 /** The audit key named by the environment, if any (for pinning the checkpoint signer and for find). */
 const keyFromEnv = async (env: NodeJS.ProcessEnv): Promise<E.Either<string, HmacKey | undefined>> => {
-  if ((env.AUDIT_HMAC_KEY ?? '') === '' && (env.AUDIT_HMAC_KEY_FILE ?? '') === '') return E.right(undefined);
+  const keyVariables = ['AUDIT_HMAC_KEY', 'AUDIT_HMAC_KEY_FILE', 'KEY_PROVIDER', 'AUDIT_HMAC_KEY_CIPHERTEXT', 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE'];
+  if (keyVariables.every((name) => (env[name] ?? '') === '')) return E.right(undefined);
   // Only the key variables: another variable's problem (a bad LOG_LEVEL, say) is not the CLI's.
-  const config = decodeConfig({ AUDIT_HMAC_KEY: env.AUDIT_HMAC_KEY, AUDIT_HMAC_KEY_FILE: env.AUDIT_HMAC_KEY_FILE, AUDIT_LOG_FILE: 'unused' });
+  const config = decodeConfig({ ...Object.fromEntries(keyVariables.map((name) => [name, env[name]])), AUDIT_LOG_FILE: 'unused' });
   if (E.isLeft(config)) {
-    const keyProblem = config.left.find((p) => p.variable.startsWith('AUDIT_HMAC_KEY'));
+    const keyProblem = config.left.find((p) => p.variable.startsWith('AUDIT_HMAC_KEY') || p.variable === 'KEY_PROVIDER');
     if (keyProblem !== undefined) return E.left(`${keyProblem.variable}: ${keyProblem.problem}`);
     return E.left('the environment does not hold a usable audit key');
   }

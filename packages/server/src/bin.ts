@@ -14,12 +14,15 @@ HMAC-SHA-256.
 
 Usage: ${SERVER_NAME} [--help | --version]
        ${SERVER_NAME} audit verify | find | stats LOG ...   (see ${SERVER_NAME} audit --help)
+       ${SERVER_NAME} keys create --kms-key-id KEY          (a new audit key, as a KMS ciphertext)
 
 Environment (see README.md):
   AUDIT_LOG_FILE       required: the JSON Lines audit log (created 0600)
   AUDIT_HMAC_KEY       required unless AUDIT_HMAC_KEY_FILE: >= 32 random bytes as hex
                        (openssl rand -hex 32)
   AUDIT_HMAC_KEY_FILE  a 0600 file holding that hex key instead
+  KEY_PROVIDER         env (default: the two above) or kms: the key as a KMS ciphertext in
+                       AUDIT_HMAC_KEY_CIPHERTEXT or AUDIT_HMAC_KEY_CIPHERTEXT_FILE
   CALLER_IDENTITY      who is calling, for the audit record (default: os-user:<login name>)
   FHIR_DATA_DIR        a directory of FHIR R4 Bundle files (default: the embedded synthetic data)
   FHIR_BASE_URL        a FHIR R4 REST server instead (https; http only on loopback)
@@ -35,13 +38,18 @@ Environment (see README.md):
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {
-  if (argv[0] !== 'audit' && (argv.includes('--help') || argv.includes('-h'))) {
+  const subcommand = argv[0] === 'audit' || argv[0] === 'keys';
+  if (!subcommand && (argv.includes('--help') || argv.includes('-h'))) {
     process.stdout.write(HELP);
     return 0;
   }
-  if (argv[0] !== 'audit' && (argv.includes('--version') || argv.includes('-v'))) {
+  if (!subcommand && (argv.includes('--version') || argv.includes('-v'))) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
+  }
+  if (argv[0] === 'keys') {
+    const { runKeysCli } = await import('./keysCli.js');
+    return runKeysCli(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
   }
   if (argv[0] === 'audit') {
     const { runAuditCli } = await import('./auditCli.js');

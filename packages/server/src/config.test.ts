@@ -65,6 +65,24 @@ describe('decodeConfig', () => {
     expect(E.isLeft(bad) && bad.left.map((p) => p.variable)).toStrictEqual(['PHI_OUTPUT_POLICY', 'LOG_LEVEL']);
   });
 
+  it('reads KEY_PROVIDER=kms with a ciphertext, and refuses a plaintext key beside it', () => {
+    const inline = decodeConfig({ AUDIT_LOG_FILE: 'a', KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'AQIDBAUGBwg=' }, '/srv');
+    expect(E.isRight(inline) && inline.right.keySource).toStrictEqual({ kind: 'kms', ciphertext: 'AQIDBAUGBwg=' });
+    const file = decodeConfig({ AUDIT_LOG_FILE: 'a', KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT_FILE: 'key.b64' }, '/srv');
+    expect(E.isRight(file) && file.right.keySource).toStrictEqual({ kind: 'kms-file', path: '/srv/key.b64' });
+    const cases: [Record<string, string>, string][] = [
+      [{ KEY_PROVIDER: 'kms' }, 'AUDIT_HMAC_KEY_CIPHERTEXT'],
+      [{ KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'not base64!' }, 'AUDIT_HMAC_KEY_CIPHERTEXT'],
+      [{ KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'AQID', AUDIT_HMAC_KEY: KEY }, 'KEY_PROVIDER'],
+      [{ KEY_PROVIDER: 'vault' }, 'KEY_PROVIDER'],
+    ];
+    for (const [env, variable] of cases) {
+      const result = decodeConfig({ AUDIT_LOG_FILE: 'a', ...env });
+      expect(E.isLeft(result) && result.left.map((p) => p.variable)).toStrictEqual([variable]);
+      expect(JSON.stringify(result)).not.toContain(KEY);
+    }
+  });
+
   it('reads AUDIT_ROTATE as none, daily, a size, or both', () => {
     const rotation = (value: string) => {
       const decoded = decodeConfig({ ...base, AUDIT_ROTATE: value });

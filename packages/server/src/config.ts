@@ -9,7 +9,11 @@ import { CallerIdentity, MIN_HMAC_KEY_BYTES, type PatientOutputPolicy } from '@h
 import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
 
 /** Where the HMAC key comes from; the key itself is read by `loadHmacKey`. */
-export type KeySource = { readonly kind: 'env'; readonly hex: string } | { readonly kind: 'file'; readonly path: string };
+export type KeySource =
+  | { readonly kind: 'env'; readonly hex: string }
+  | { readonly kind: 'file'; readonly path: string }
+  /** A KMS ciphertext (base64), inline or in a file; decrypted with KMS at start. */
+  | { readonly kind: 'kms'; readonly ciphertext: string } | { readonly kind: 'kms-file'; readonly path: string };
 
 export type FhirAuthConfig =
   | { readonly kind: 'none' }
@@ -150,6 +154,9 @@ export const ENV_VARS = [
   'AUDIT_LOG_FILE',
   'AUDIT_HMAC_KEY',
   'AUDIT_HMAC_KEY_FILE',
+  'KEY_PROVIDER',
+  'AUDIT_HMAC_KEY_CIPHERTEXT',
+  'AUDIT_HMAC_KEY_CIPHERTEXT_FILE',
   'CALLER_IDENTITY',
   'PHI_OUTPUT_POLICY',
   'LOG_LEVEL',
@@ -193,8 +200,21 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
 
   const keyHex = set(env, 'AUDIT_HMAC_KEY');
   const keyFile = set(env, 'AUDIT_HMAC_KEY_FILE');
+  const keyProvider = set(env, 'KEY_PROVIDER') ?? 'env';
   let keySource: KeySource | undefined;
-  if (keyHex !== undefined && keyFile !== undefined) {
+  if (keyProvider === 'kms') {
+    const ciphertext = set(env, 'AUDIT_HMAC_KEY_CIPHERTEXT');
+    const ciphertextFile = set(env, 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE');
+    if (keyHex !== undefined || keyFile !== undefined) problem('KEY_PROVIDER', 'is kms, so AUDIT_HMAC_KEY and AUDIT_HMAC_KEY_FILE must not be set: the key exists only as a KMS ciphertext.');
+    else if ((ciphertext === undefined) === (ciphertextFile === undefined)) {
+      problem('AUDIT_HMAC_KEY_CIPHERTEXT', 'or AUDIT_HMAC_KEY_CIPHERTEXT_FILE (exactly one) is required with KEY_PROVIDER=kms; make one with: hipaa-fhir-mcp keys create --kms-key-id <key>');
+    } else if (ciphertext !== undefined) {
+      if (/^[A-Za-z0-9+/]+={0,2}$/.test(ciphertext.trim())) keySource = { kind: 'kms', ciphertext: ciphertext.trim() };
+      else problem('AUDIT_HMAC_KEY_CIPHERTEXT', 'must be base64, as hipaa-fhir-mcp keys create prints it.');
+    } else keySource = { kind: 'kms-file', path: resolve(cwd, ciphertextFile as string) };
+  } else if (keyProvider !== 'env') {
+    problem('KEY_PROVIDER', 'must be env (AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE) or kms (AUDIT_HMAC_KEY_CIPHERTEXT[_FILE]).');
+  } else if (keyHex !== undefined && keyFile !== undefined) {
     problem('AUDIT_HMAC_KEY', 'is set together with AUDIT_HMAC_KEY_FILE; set only one of them.');
   } else if (keyFile !== undefined) {
     keySource = { kind: 'file', path: resolve(cwd, keyFile) };

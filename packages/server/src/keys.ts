@@ -15,9 +15,44 @@ const fromHex = (hex: string): HmacKey => {
   return { id: keyIdOf(bytes), bytes };
 };
 
+export const KMS_SDK_MISSING = 'is kms, which needs the AWS SDK KMS client beside the server: npm install @aws-sdk/client-kms';
+
+/** The AWS SDK's KMS client (an optional peer dependency) and the KMS adapter; undefined if not installed. */
+type KmsModules = readonly [typeof import('@aws-sdk/client-kms'), typeof import('@hipaa-fhir-mcp/keys-kms')];
+export const loadKmsModules = async (): Promise<KmsModules | undefined> => {
+  try {
+    return await Promise.all([import('@aws-sdk/client-kms'), import('@hipaa-fhir-mcp/keys-kms')]);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The key from a KMS ciphertext, with the AWS SDK's standard configuration (AWS_REGION,
+ * AWS_ENDPOINT_URL_KMS, the default credential chain). The KMS adapter is loaded only here.
+ */
+const loadKmsKey = async (ciphertextBase64: string, variable: string): Promise<E.Either<ConfigProblem, HmacKey>> => {
+  const kms = await loadKmsModules();
+  if (kms === undefined) return E.left({ variable: 'KEY_PROVIDER', problem: KMS_SDK_MISSING });
+  const [{ KMSClient }, { makeKmsKeyProvider, KmsKeyError }] = kms;
+  try {
+    const provider = await makeKmsKeyProvider({ kms: new KMSClient({}), ciphertext: Buffer.from(ciphertextBase64, 'base64') });
+    return E.right(provider.key);
+  } catch (error) {
+    if (error instanceof KmsKeyError) return E.left({ variable, problem: error.message });
+    return E.left({ variable, problem: `KMS is not reachable or not configured (${(error as Error)?.name ?? 'error'}); set AWS_REGION and credentials.` });
+  }
+};
+
 /** Reads the key once, at start. */
 export const loadHmacKey = async (source: KeySource): Promise<E.Either<ConfigProblem, HmacKey>> => {
   if (source.kind === 'env') return E.right(fromHex(source.hex));
+  if (source.kind === 'kms') return loadKmsKey(source.ciphertext, 'AUDIT_HMAC_KEY_CIPHERTEXT');
+  if (source.kind === 'kms-file') {
+    const text = await readFile(source.path, 'utf8').catch(() => undefined);
+    if (text === undefined) return E.left({ variable: 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE', problem: 'cannot be read.' });
+    return loadKmsKey(text.trim(), 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE');
+  }
   const variable = 'AUDIT_HMAC_KEY_FILE';
   try {
     const info = await stat(source.path);
