@@ -1,7 +1,9 @@
 // KeyProvider whose audit HMAC key exists at rest only as a KMS ciphertext: decrypted once at start
 // with KMS Decrypt under a fixed EncryptionContext, kept in memory only. The context is logged in
-// plaintext by CloudTrail, so it names the key's purpose and nothing about any patient.
-import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+// plaintext by CloudTrail, so it names the key's purpose and nothing about any patient. The SDK's
+// command classes are imported when used, so that a bundle holding this module loads no AWS SDK
+// until KMS is actually selected.
+import type { KMSClient } from '@aws-sdk/client-kms';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { type HmacKey, hmacKeyId, type KeyProvider, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
 
@@ -17,6 +19,7 @@ const awsErrorName = (error: unknown): string => (error as { name?: unknown })?.
 
 /** Decrypts the audit key once; the provider then serves it from memory. */
 export const makeKmsKeyProvider = async (config: { readonly kms: KMSClient; readonly ciphertext: Uint8Array }): Promise<KeyProvider & { readonly key: HmacKey }> => {
+  const { DecryptCommand } = await import('@aws-sdk/client-kms');
   let plaintext: Uint8Array | undefined;
   try {
     ({ Plaintext: plaintext } = await config.kms.send(new DecryptCommand({ CiphertextBlob: config.ciphertext, EncryptionContext: { ...AUDIT_KEY_ENCRYPTION_CONTEXT } })));
@@ -41,6 +44,7 @@ export const makeKmsKeyProvider = async (config: { readonly kms: KMSClient; read
  * needs no hand-rolled crypto. The plaintext copy is wiped before returning.
  */
 export const createKmsAuditKey = async (config: { readonly kms: KMSClient; readonly kmsKeyId: string }): Promise<string> => {
+  const { GenerateDataKeyCommand } = await import('@aws-sdk/client-kms');
   try {
     const { Plaintext, CiphertextBlob } = await config.kms.send(
       new GenerateDataKeyCommand({ KeyId: config.kmsKeyId, NumberOfBytes: MIN_HMAC_KEY_BYTES, EncryptionContext: { ...AUDIT_KEY_ENCRYPTION_CONTEXT } }),

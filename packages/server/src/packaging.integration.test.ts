@@ -67,5 +67,20 @@ describe('packaging', () => {
     expect(version).toBe(`${(await readJson(join(SERVER, 'package.json'))).version}\n`);
     const help = execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--help'], { encoding: 'utf8' });
     expect(help).toContain('AUDIT_HMAC_KEY');
+
+    // The AWS SDK is an optional peer: without it, KEY_PROVIDER=kms says what to install.
+    let refused: { status: number; stderr: string } = { status: 0, stderr: '' };
+    try {
+      execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), [], {
+        cwd: empty,
+        env: { PATH: process.env.PATH ?? '', KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'AQIDBA==', AUDIT_LOG_FILE: join(empty, 'audit.jsonl') },
+        stdio: 'pipe',
+        encoding: 'utf8',
+      });
+    } catch (error) {
+      refused = error as { status: number; stderr: string };
+    }
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('KEY_PROVIDER: is kms, which needs the AWS SDK KMS client beside the server: npm install @aws-sdk/client-kms');
   });
 });
