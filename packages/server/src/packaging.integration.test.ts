@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVER = join(REPO, 'packages/server');
-const PUBLISHED_LIBRARIES = ['core', 'fhir-files', 'fhir-http', 'audit-file', 'mcp-stdio', 'phi-sweep', 'keys-kms'];
+const PUBLISHED_LIBRARIES = ['core', 'fhir-files', 'fhir-http', 'audit-file', 'mcp-stdio', 'phi-sweep', 'keys-kms', 'audit-cloudwatch'];
 const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
 
 describe('packaging', () => {
