@@ -35,6 +35,8 @@ Environment (see README.md):
   PHI_OUTPUT_POLICY    minimum-necessary (default: no SSN, licence, passport… in get_patient) or full
   LOG_LEVEL            debug, info (default), warn, error or silent; no level logs payloads
   AUDIT_ROTATE         none (default), daily, a size such as 64MiB, or daily,64MiB
+  AUDIT_SINK           file (default) or cloudwatch: then AUDIT_LOG_GROUP (and AUDIT_LOG_STREAM,
+                       default one per instance) instead of AUDIT_LOG_FILE
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {
@@ -73,7 +75,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
     event: 'server_started',
     version: VERSION,
     fhir_backend: running.fhirBackend,
-    audit_sink: 'file',
+    audit_sink: running.auditSink,
     key_id: running.keyId,
     checkpoint_public_key: running.checkpointPublicKey,
   });

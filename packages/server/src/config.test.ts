@@ -12,13 +12,12 @@ describe('decodeConfig', () => {
     expect(decodeConfig(base, '/srv')).toStrictEqual(
       E.right({
         fhir: { kind: 'files', dir: embeddedDataDir },
-        auditLogFile: '/srv/audit.jsonl',
+        audit: { kind: 'file', path: '/srv/audit.jsonl', rotate: {} },
         keySource: { kind: 'env', hex: KEY },
         callerIdentity: `os-user:${userInfo().username}`,
         maxObservations: 100,
         patientOutput: 'minimum-necessary',
         logLevel: 'info',
-        auditRotate: {},
       }),
     );
   });
@@ -83,10 +82,25 @@ describe('decodeConfig', () => {
     }
   });
 
+  it('sends audit records to CloudWatch Logs with AUDIT_SINK=cloudwatch, and only one destination', () => {
+    const cw = decodeConfig({ AUDIT_HMAC_KEY: KEY, AUDIT_SINK: 'cloudwatch', AUDIT_LOG_GROUP: '/hipaa/audit' });
+    expect(E.isRight(cw) && cw.right.audit).toStrictEqual({ kind: 'cloudwatch', logGroup: '/hipaa/audit', logStream: undefined });
+    const cases: [Record<string, string>, string[]][] = [
+      [{ AUDIT_SINK: 'cloudwatch' }, ['AUDIT_LOG_GROUP']],
+      [{ AUDIT_SINK: 'cloudwatch', AUDIT_LOG_GROUP: 'g', AUDIT_LOG_FILE: 'a' }, ['AUDIT_LOG_FILE']],
+      [{ AUDIT_LOG_FILE: 'a', AUDIT_LOG_GROUP: 'g' }, ['AUDIT_LOG_GROUP']],
+      [{ AUDIT_SINK: 'syslog' }, ['AUDIT_SINK']],
+    ];
+    for (const [env, variables] of cases) {
+      const result = decodeConfig({ AUDIT_HMAC_KEY: KEY, ...env });
+      expect(E.isLeft(result) && result.left.map((p) => p.variable)).toStrictEqual(variables);
+    }
+  });
+
   it('reads AUDIT_ROTATE as none, daily, a size, or both', () => {
     const rotation = (value: string) => {
       const decoded = decodeConfig({ ...base, AUDIT_ROTATE: value });
-      return E.isRight(decoded) ? decoded.right.auditRotate : 'refused';
+      return E.isRight(decoded) && decoded.right.audit.kind === 'file' ? decoded.right.audit.rotate : 'refused';
     };
     expect(rotation('none')).toStrictEqual({});
     expect(rotation('daily')).toStrictEqual({ daily: true });

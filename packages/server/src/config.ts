@@ -34,15 +34,23 @@ export type FhirConfig =
 
 export interface Config {
   readonly fhir: FhirConfig;
-  readonly auditLogFile: string;
+  readonly audit: AuditConfig;
   readonly keySource: KeySource;
   readonly callerIdentity: CallerIdentity;
   readonly maxObservations: number;
   readonly patientOutput: PatientOutputPolicy;
   readonly logLevel: LogLevel;
-  /** AUDIT_ROTATE: start a new audit file past a size and/or each UTC day; the chain continues. */
-  readonly auditRotate: { readonly maxBytes?: number; readonly daily?: boolean };
 }
+
+/** Where audit records go: a local file (the default) or a CloudWatch Logs group. */
+export type AuditConfig =
+  | {
+      readonly kind: 'file';
+      readonly path: string;
+      /** AUDIT_ROTATE: start a new file past a size and/or each UTC day; the chain continues. */
+      readonly rotate: { readonly maxBytes?: number; readonly daily?: boolean };
+    }
+  | { readonly kind: 'cloudwatch'; readonly logGroup: string; readonly logStream: string | undefined };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -161,6 +169,9 @@ export const ENV_VARS = [
   'PHI_OUTPUT_POLICY',
   'LOG_LEVEL',
   'AUDIT_ROTATE',
+  'AUDIT_SINK',
+  'AUDIT_LOG_GROUP',
+  'AUDIT_LOG_STREAM',
 ] as const;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
@@ -193,10 +204,20 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
 
   const fhir = decodeFhirConfig(env, cwd, problem);
 
+  const auditSink = set(env, 'AUDIT_SINK') ?? 'file';
   const auditPath = set(env, 'AUDIT_LOG_FILE');
-  if (auditPath === undefined || !NonEmpty.is(auditPath)) {
-    problem('AUDIT_LOG_FILE', 'is required: the path of the JSON Lines audit log (created 0600 if missing).');
+  const logGroup = set(env, 'AUDIT_LOG_GROUP');
+  if (auditSink === 'file') {
+    if (auditPath === undefined || !NonEmpty.is(auditPath)) problem('AUDIT_LOG_FILE', 'is required: the path of the JSON Lines audit log (created 0600 if missing).');
+    if (logGroup !== undefined) problem('AUDIT_LOG_GROUP', 'is set, but AUDIT_SINK is file: set AUDIT_SINK=cloudwatch to use it.');
+  } else if (auditSink === 'cloudwatch') {
+    if (logGroup === undefined || !/^[\w./#-]{1,512}$/.test(logGroup)) problem('AUDIT_LOG_GROUP', 'is required with AUDIT_SINK=cloudwatch: an existing CloudWatch Logs group name.');
+    if (auditPath !== undefined) problem('AUDIT_LOG_FILE', 'is set, but AUDIT_SINK is cloudwatch: set only one destination.');
+  } else {
+    problem('AUDIT_SINK', 'must be file or cloudwatch.');
   }
+  const logStream = set(env, 'AUDIT_LOG_STREAM');
+  if (logStream !== undefined && !/^[^:*]{1,512}$/.test(logStream)) problem('AUDIT_LOG_STREAM', 'must be 1-512 characters without : or *.');
 
   const keyHex = set(env, 'AUDIT_HMAC_KEY');
   const keyFile = set(env, 'AUDIT_HMAC_KEY_FILE');
@@ -245,7 +266,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   if (
     problems.length > 0 ||
     fhir === undefined ||
-    auditPath === undefined ||
+    (auditSink === 'file' ? auditPath === undefined : logGroup === undefined) ||
     keySource === undefined ||
     E.isLeft(caller) ||
     E.isLeft(maxResults) ||
@@ -257,12 +278,14 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   }
   return E.right({
     fhir,
-    auditLogFile: resolve(cwd, auditPath),
+    audit:
+      auditSink === 'file'
+        ? { kind: 'file', path: resolve(cwd, auditPath as string), rotate: auditRotate }
+        : { kind: 'cloudwatch', logGroup: logGroup as string, logStream },
     keySource,
     callerIdentity: caller.right,
     maxObservations: maxResults.right,
     patientOutput: patientOutput.right,
     logLevel: logLevel.right,
-    auditRotate,
   });
 };

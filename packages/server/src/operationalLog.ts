@@ -9,7 +9,7 @@ export type LogEvent =
       readonly event: 'server_started';
       readonly version: string;
       readonly fhir_backend: 'files' | 'http';
-      readonly audit_sink: 'file';
+      readonly audit_sink: 'file' | 'cloudwatch';
       readonly key_id: string;
       readonly checkpoint_public_key: string;
     }

@@ -5,11 +5,12 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { AuditFileError, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
-import type { Deps, FhirRepository } from '@hipaa-fhir-mcp/core';
+import { hostname } from 'node:os';
+import { AuditFileError, type CheckpointSigner, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
+import type { AuditSink, Deps, FhirRepository } from '@hipaa-fhir-mcp/core';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
 import { createMcpServer, type FhirMcpServer } from '@hipaa-fhir-mcp/mcp-stdio';
-import { type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
+import { type AuditConfig, type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
 import { checkpointSignerFor, loadHmacKey, staticKeyProvider } from './keys.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
@@ -25,6 +26,7 @@ export interface RunningServer {
   /** Pin this to verify the audit log's signed checkpoints. */
   readonly checkpointPublicKey: string;
   readonly fhirBackend: FhirConfig['kind'];
+  readonly auditSink: AuditConfig['kind'];
   /** Flushes and closes the audit sink. Call once the transport has answered everything. */
   readonly close: () => Promise<void>;
 }
@@ -73,11 +75,42 @@ const buildFhirRepository = async (fhir: FhirConfig): Promise<E.Either<StartFail
   }
 };
 
+type ClosableSink = AuditSink & { readonly close: () => Promise<void> };
+
+/**
+ * The AuditSink the configuration names. The CloudWatch adapter and its AWS SDK (an optional peer
+ * dependency) are loaded only when selected.
+ */
+const buildAuditSink = async (audit: AuditConfig, signer: CheckpointSigner): Promise<E.Either<StartFailure, ClosableSink>> => {
+  if (audit.kind === 'file') {
+    try {
+      return E.right(await makeFileAuditSink({ path: audit.path, signer, rotate: audit.rotate }));
+    } catch (error) {
+      if (error instanceof AuditFileError) return E.left([{ variable: 'AUDIT_LOG_FILE', problem: error.message }]);
+      throw error;
+    }
+  }
+  let modules;
+  try {
+    modules = await Promise.all([import('@aws-sdk/client-cloudwatch-logs'), import('@hipaa-fhir-mcp/audit-cloudwatch')]);
+  } catch {
+    return E.left([{ variable: 'AUDIT_SINK', problem: 'is cloudwatch, which needs the AWS SDK CloudWatch Logs client beside the server: npm install @aws-sdk/client-cloudwatch-logs' }]);
+  }
+  const [{ CloudWatchLogsClient }, { makeCloudWatchAuditSink, CloudWatchAuditError }] = modules;
+  try {
+    const logStream = audit.logStream ?? `hipaa-fhir-mcp/${hostname()}/${new Date().toISOString().replace(/:/g, '-')}/${process.pid}`;
+    return E.right(await makeCloudWatchAuditSink({ logs: new CloudWatchLogsClient({}), logGroup: audit.logGroup, logStream }));
+  } catch (error) {
+    if (error instanceof CloudWatchAuditError) return E.left([{ variable: 'AUDIT_LOG_GROUP', problem: error.message }]);
+    return E.left([{ variable: 'AUDIT_SINK', problem: `CloudWatch Logs is not reachable or not configured (${(error as Error)?.name ?? 'error'}); set AWS_REGION and credentials.` }]);
+  }
+};
+
 /** Builds everything from the environment; nothing is served yet. */
 export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): Promise<E.Either<StartFailure, RunningServer>> => {
   const config = decodeConfig(env);
   if (E.isLeft(config)) return config;
-  const { fhir: fhirConfig, auditLogFile, auditRotate, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
+  const { fhir: fhirConfig, audit: auditConfig, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
   log.setLevel(logLevel);
 
   const key = await loadHmacKey(keySource);
@@ -87,17 +120,12 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   if (E.isLeft(fhir)) return fhir;
 
   const signer = checkpointSignerFor(key.right);
-  let audit;
-  try {
-    audit = await makeFileAuditSink({ path: auditLogFile, signer, rotate: auditRotate });
-  } catch (error) {
-    if (error instanceof AuditFileError) return E.left([{ variable: 'AUDIT_LOG_FILE', problem: error.message }]);
-    throw error;
-  }
+  const audit = await buildAuditSink(auditConfig, signer);
+  if (E.isLeft(audit)) return audit;
 
   const deps: Deps = {
     fhir: fhir.right,
-    audit,
+    audit: audit.right,
     identity: { identify: () => TE.right(callerIdentity) },
     keys: staticKeyProvider(key.right),
     clock: { now: () => new Date() },
@@ -124,7 +152,8 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
     keyId: key.right.id,
     checkpointPublicKey: signer.publicKey,
     fhirBackend: fhirConfig.kind,
-    close: audit.close,
+    auditSink: auditConfig.kind,
+    close: audit.right.close,
   });
 };
 
