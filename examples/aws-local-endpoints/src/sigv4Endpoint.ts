@@ -46,7 +46,7 @@ const readBody = async (request: IncomingMessage): Promise<string> => {
 };
 
 /** Re-signs the request from its signed headers and compares the Authorization header. */
-const signatureMatches = async (request: IncomingMessage, body: string, service: string, region: string, credentials: TestCredentials): Promise<boolean> => {
+export const signatureMatches = async (request: IncomingMessage, body: string, service: string, region: string, credentials: TestCredentials): Promise<boolean> => {
   const authorization = request.headers.authorization ?? '';
   const signed = /SignedHeaders=([^,]+)/.exec(authorization)?.[1]?.split(';') ?? [];
   const amzDate = request.headers['x-amz-date'];

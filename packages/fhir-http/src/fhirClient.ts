@@ -111,10 +111,10 @@ export const makeFhirClient = (config: FhirClientConfig): FhirClient => {
   const attempt = async (url: URL, notFound: NotFoundMeaning, signal?: AbortSignal): Promise<E.Either<FhirError, unknown>> => {
     if (!sameOrigin(url)) return E.left(fhirError('InvalidResponse'));
     if (signal?.aborted === true) return E.left(fhirError('Timeout', true));
-    const authorization = await config.auth.authorization();
-    if (E.isLeft(authorization)) return authorization;
+    const headers = await config.auth.headersFor(url);
+    if (E.isLeft(headers)) return headers;
     const request = client.get(url, {
-      headers: authorization.right === undefined ? {} : { authorization: authorization.right },
+      headers: headers.right,
       responseType: 'buffer',
       ...(signal === undefined ? {} : { signal }),
     });

@@ -115,13 +115,13 @@ export const smartBackendAuth = (config: SmartBackendConfig): FhirAuth => {
     invalidate: () => {
       cached = undefined;
     },
-    authorization: async () => {
-      if (cached !== undefined && Date.now() < cached.renewAt) return E.right(cached.header);
+    headersFor: async () => {
+      if (cached !== undefined && Date.now() < cached.renewAt) return E.right({ authorization: cached.header });
       // Concurrent calls share one token request.
       inFlight ??= fetchToken().finally(() => {
         inFlight = undefined;
       });
-      return inFlight;
+      return E.map((authorization: string) => ({ authorization }))(await inFlight);
     },
   };
 };
