@@ -1,23 +1,39 @@
-// The AWS production configuration, as far as it is built: KEY_PROVIDER=kms and AUDIT_SINK=cloudwatch,
+// The AWS production configuration — FHIR_BACKEND=healthlake, AUDIT_SINK=cloudwatch, KEY_PROVIDER=kms —
 // against local endpoints that verify every request's SigV4 signature. Every call produces exactly
 // one accepted log event, and no patient identifier appears in any request to CloudWatch or KMS.
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyChain } from '@hipaa-fhir-mcp/core';
-import { type LocalCloudWatchLogs, type SigV4Endpoint, startLocalCloudWatchLogs, startLocalKms, TEST_KMS_KEY_ID } from '@hipaa-fhir-mcp/example-aws-local-endpoints';
+import {
+  type HealthLakeProxy,
+  type LocalCloudWatchLogs,
+  type SigV4Endpoint,
+  startHealthLakeProxy,
+  startLocalCloudWatchLogs,
+  startLocalKms,
+  TEST_KMS_KEY_ID,
+} from '@hipaa-fhir-mcp/example-aws-local-endpoints';
+import { readBundleDir, type Sandbox, startSandbox } from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
+import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
 import { BIN_PATH } from './wiring.js';
 
 const credentials = { accessKeyId: 'AKIDAWSE2E', secretAccessKey: 'aws-e2e-secret-made-for-this-test' };
 const PATIENTS = ['d66b5418-06cb-fc8a-8c13-85685b6ac939', 'f82f5556-260e-4ddd-83a0-9a93e0139732'];
 let kms: SigV4Endpoint;
 let logs: LocalCloudWatchLogs;
+let sandbox: Sandbox;
+let healthLake: HealthLakeProxy;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  [kms, logs] = await Promise.all([startLocalKms(credentials), startLocalCloudWatchLogs(credentials)]);
+  [kms, logs, sandbox] = await Promise.all([startLocalKms(credentials), startLocalCloudWatchLogs(credentials), startSandbox({ bundles: await readBundleDir(embeddedDataDir) })]);
+  healthLake = await startHealthLakeProxy({ fhirBaseUrl: sandbox.baseUrl, credentials });
   env = {
     PATH: process.env.PATH ?? '',
     AWS_REGION: 'us-east-1',
@@ -28,11 +44,21 @@ beforeAll(async () => {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 });
-afterAll(async () => Promise.all([kms.close(), logs.close()]));
+afterAll(async () => Promise.all([kms.close(), logs.close(), healthLake.close().then(() => sandbox.close())]));
 
-it('serves with a KMS key and a CloudWatch audit stream: one accepted event per call, no identifier sent', { timeout: 60_000 }, async () => {
+it('serves from HealthLake, with a KMS key and a CloudWatch audit stream: one accepted event per call, no identifier sent', { timeout: 60_000 }, async () => {
   const ciphertext = (await promisify(execFile)(process.execPath, [BIN_PATH, 'keys', 'create', '--kms-key-id', TEST_KMS_KEY_ID], { env })).stdout.trim();
-  const serverEnv = { ...env, KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: ciphertext, AUDIT_SINK: 'cloudwatch', AUDIT_LOG_GROUP: 'hipaa-fhir-mcp-audit' };
+  // examples/aws/production.env, with the three services pointed at the local endpoints.
+  const production = Object.fromEntries(
+    (await readFile(new URL('../../../examples/aws/production.env', import.meta.url), 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+  const keyFile = join(await mkdtemp(join(tmpdir(), 'aws-key-')), 'audit-key.b64');
+  await writeFile(keyFile, `${ciphertext}\n`);
+  const { HEALTHLAKE_DATASTORE_ID: _id, ...settings } = production;
+  const serverEnv = { ...env, ...settings, HEALTHLAKE_DATASTORE_ENDPOINT: healthLake.baseUrl, AUDIT_HMAC_KEY_CIPHERTEXT_FILE: keyFile };
   const client = new Client({ name: 'aws-e2e', version: '0' });
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN_PATH], env: serverEnv, stderr: 'ignore' }));
   let calls = 0;
@@ -47,11 +73,12 @@ it('serves with a KMS key and a CloudWatch audit stream: one accepted event per 
   await client.close();
 
   const [stream] = [...logs.streams.entries()];
-  expect(stream?.[0]).toMatch(/^hipaa-fhir-mcp-audit\/hipaa-fhir-mcp\//);
+  expect(stream?.[0]).toMatch(/^\/hipaa-fhir-mcp\/audit\/hipaa-fhir-mcp\//);
   const messages = (stream?.[1] ?? []).map((e) => e.message);
   expect(messages).toHaveLength(calls);
   expect(verifyChain(messages).fault).toBeUndefined();
-  expect([...kms.calls, ...logs.calls].every((c) => c.signatureValid)).toBe(true);
+  expect([...kms.calls, ...logs.calls, ...healthLake.requests].every((c) => c.signatureValid)).toBe(true);
+  expect(healthLake.requests.length).toBeGreaterThanOrEqual(6); // the FHIR data came from the data store
   const sent = JSON.stringify([...kms.calls, ...logs.calls].map((c) => c.body));
   for (const id of PATIENTS) expect(sent).not.toContain(id);
 });

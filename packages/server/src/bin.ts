@@ -26,6 +26,8 @@ Environment (see README.md):
   CALLER_IDENTITY      who is calling, for the audit record (default: os-user:<login name>)
   FHIR_DATA_DIR        a directory of FHIR R4 Bundle files (default: the embedded synthetic data)
   FHIR_BASE_URL        a FHIR R4 REST server instead (https; http only on loopback)
+  FHIR_BACKEND         files, http or healthlake (AWS HealthLake, SigV4: HEALTHLAKE_DATASTORE_ENDPOINT,
+                       or AWS_REGION and HEALTHLAKE_DATASTORE_ID)
   FHIR_AUTH            none (default), bearer or smart-backend
   FHIR_AUTH_TOKEN      the bearer token, with FHIR_AUTH=bearer
   SMART_CLIENT_ID, SMART_PRIVATE_KEY_FILE, SMART_KEY_ID, SMART_SCOPES

@@ -118,6 +118,30 @@ describe('decodeConfig', () => {
     expect(E.isRight(smart) && smart.right.fhir).toMatchObject({ auth: { kind: 'smart-backend', clientId: 'c', privateKeyFile: '/srv/k.pem', keyId: 'k1', scopes: undefined } });
   });
 
+  it('selects AWS HealthLake by FHIR_BACKEND, by endpoint or by region and data store id', () => {
+    const byId = decodeConfig({ ...base, FHIR_BACKEND: 'healthlake', AWS_REGION: 'eu-west-2', HEALTHLAKE_DATASTORE_ID: 'ab'.repeat(16) });
+    expect(E.isRight(byId) && byId.right.fhir).toStrictEqual({
+      kind: 'healthlake',
+      endpoint: `https://healthlake.eu-west-2.amazonaws.com/datastore/${'ab'.repeat(16)}/r4/`,
+      region: 'eu-west-2',
+      timeoutMs: 10000,
+    });
+    const byEndpoint = decodeConfig({ ...base, FHIR_BACKEND: 'healthlake', HEALTHLAKE_DATASTORE_ENDPOINT: 'https://healthlake.us-west-2.amazonaws.com/datastore/x/r4/' });
+    expect(E.isRight(byEndpoint) && byEndpoint.right.fhir).toMatchObject({ kind: 'healthlake', region: 'us-west-2' });
+    const cases: [Record<string, string>, string[]][] = [
+      [{ FHIR_BACKEND: 'healthlake', HEALTHLAKE_DATASTORE_ID: 'ab'.repeat(16) }, ['AWS_REGION']],
+      [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1' }, ['HEALTHLAKE_DATASTORE_ENDPOINT']],
+      [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1', HEALTHLAKE_DATASTORE_ID: 'nope' }, ['HEALTHLAKE_DATASTORE_ID']],
+      [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1', HEALTHLAKE_DATASTORE_ENDPOINT: 'http://healthlake.example/r4/' }, ['HEALTHLAKE_DATASTORE_ENDPOINT']],
+      [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1', HEALTHLAKE_DATASTORE_ID: 'ab'.repeat(16), FHIR_BASE_URL: 'https://x.example' }, ['FHIR_BASE_URL']],
+      [{ FHIR_BACKEND: 'graphql' }, ['FHIR_BACKEND']],
+    ];
+    for (const [env, variables] of cases) {
+      const result = decodeConfig({ ...base, ...env });
+      expect(E.isLeft(result) && result.left.map((p) => p.variable)).toStrictEqual(variables);
+    }
+  });
+
   it('refuses unsafe or incomplete FHIR server settings, naming each variable and echoing no secret', () => {
     const cases: [Record<string, string>, string[]][] = [
       [{ FHIR_BASE_URL: 'http://ehr.example/fhir' }, ['FHIR_BASE_URL']],

@@ -30,6 +30,7 @@ export type FhirAuthConfig =
 /** Where FHIR data comes from: local Bundle files (the default) or a FHIR R4 REST server. */
 export type FhirConfig =
   | { readonly kind: 'files'; readonly dir: string }
+  | { readonly kind: 'healthlake'; readonly endpoint: string; readonly region: string; readonly timeoutMs: number }
   | { readonly kind: 'http'; readonly baseUrl: string; readonly timeoutMs: number; readonly auth: FhirAuthConfig };
 
 export interface Config {
@@ -108,8 +109,49 @@ const FhirBaseUrl = new t.Type<string, string, unknown>(
   (url) => url,
 );
 
+/** FHIR_BACKEND=healthlake: the data store by endpoint, or by AWS_REGION and HEALTHLAKE_DATASTORE_ID. */
+const decodeHealthLake = (env: NodeJS.ProcessEnv, problem: (variable: string, text: string) => void): FhirConfig | undefined => {
+  for (const name of ['FHIR_BASE_URL', 'FHIR_DATA_DIR', 'FHIR_AUTH']) {
+    if (set(env, name) !== undefined) problem(name, 'does not apply with FHIR_BACKEND=healthlake (which signs with AWS SigV4).');
+  }
+  const named = set(env, 'HEALTHLAKE_DATASTORE_ENDPOINT');
+  const datastoreId = set(env, 'HEALTHLAKE_DATASTORE_ID');
+  const region = set(env, 'AWS_REGION') ?? /^healthlake\.([a-z0-9-]+)\.amazonaws\.com$/.exec(named === undefined ? '' : new URL(named, 'http://x').hostname)?.[1];
+  if (region === undefined || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+    problem('AWS_REGION', 'is required with FHIR_BACKEND=healthlake (unless the endpoint names it), e.g. us-east-1.');
+    return undefined;
+  }
+  if ((named === undefined) === (datastoreId === undefined)) {
+    problem('HEALTHLAKE_DATASTORE_ENDPOINT', 'or HEALTHLAKE_DATASTORE_ID (exactly one) is required with FHIR_BACKEND=healthlake.');
+    return undefined;
+  }
+  if (datastoreId !== undefined && !/^[a-f0-9]{32}$/.test(datastoreId)) {
+    problem('HEALTHLAKE_DATASTORE_ID', 'must be a HealthLake data store id: 32 lowercase hex characters.');
+    return undefined;
+  }
+  const endpoint = named !== undefined ? FhirBaseUrl.decode(named) : E.right(`https://healthlake.${region}.amazonaws.com/datastore/${datastoreId}/r4/`);
+  if (E.isLeft(endpoint)) {
+    problem('HEALTHLAKE_DATASTORE_ENDPOINT', 'must be an https URL (http only for 127.0.0.1 or localhost) without credentials, query or fragment.');
+    return undefined;
+  }
+  const timeout = TimeoutMs.decode(set(env, 'FHIR_TIMEOUT_MS') ?? '10000');
+  if (E.isLeft(timeout)) {
+    problem('FHIR_TIMEOUT_MS', 'must be a whole number of milliseconds from 100 to 120000.');
+    return undefined;
+  }
+  return { kind: 'healthlake', endpoint: endpoint.right, region, timeoutMs: timeout.right };
+};
+
 const decodeFhirConfig = (env: NodeJS.ProcessEnv, cwd: string, problem: (variable: string, text: string) => void): FhirConfig | undefined => {
+  const backend = set(env, 'FHIR_BACKEND');
+  if (backend === 'healthlake') return decodeHealthLake(env, problem);
+  if (backend !== undefined && backend !== 'files' && backend !== 'http') {
+    problem('FHIR_BACKEND', 'must be files, http or healthlake (unset: http when FHIR_BASE_URL is set, else files).');
+    return undefined;
+  }
   const baseUrl = set(env, 'FHIR_BASE_URL');
+  if (backend === 'http' && baseUrl === undefined) problem('FHIR_BASE_URL', 'is required with FHIR_BACKEND=http.');
+  if (backend === 'files' && baseUrl !== undefined) problem('FHIR_BASE_URL', 'is set, but FHIR_BACKEND is files.');
   if (baseUrl === undefined) {
     for (const name of ['FHIR_AUTH', 'FHIR_AUTH_TOKEN', 'SMART_CLIENT_ID', 'SMART_PRIVATE_KEY_FILE']) {
       if (set(env, name) !== undefined) problem(name, 'is set, but FHIR_BASE_URL is not: it only applies to a FHIR REST server.');
@@ -149,6 +191,9 @@ const NonEmpty = t.refinement(t.string, (s) => s.trim() !== '', 'NonEmpty');
 
 /** Documented in the README's configuration table; keep the two in step. */
 export const ENV_VARS = [
+  'FHIR_BACKEND',
+  'HEALTHLAKE_DATASTORE_ENDPOINT',
+  'HEALTHLAKE_DATASTORE_ID',
   'FHIR_BASE_URL',
   'FHIR_AUTH',
   'FHIR_AUTH_TOKEN',

@@ -8,7 +8,7 @@ export type LogEvent =
   | {
       readonly event: 'server_started';
       readonly version: string;
-      readonly fhir_backend: 'files' | 'http';
+      readonly fhir_backend: 'files' | 'http' | 'healthlake';
       readonly audit_sink: 'file' | 'cloudwatch';
       readonly key_id: string;
       readonly checkpoint_public_key: string;

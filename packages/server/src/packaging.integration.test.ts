@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVER = join(REPO, 'packages/server');
-const PUBLISHED_LIBRARIES = ['core', 'fhir-files', 'fhir-http', 'audit-file', 'mcp-stdio', 'phi-sweep', 'keys-kms', 'audit-cloudwatch'];
+const PUBLISHED_LIBRARIES = ['core', 'fhir-files', 'fhir-http', 'audit-file', 'mcp-stdio', 'phi-sweep', 'keys-kms', 'audit-cloudwatch', 'fhir-healthlake'];
 const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
 
 describe('packaging', () => {
@@ -17,6 +17,7 @@ describe('packaging', () => {
     const { version } = await readJson(join(REPO, 'package.json'));
     for (const dir of ['packages', 'examples']) {
       for (const name of await readdir(join(REPO, dir))) {
+        if (!(await readdir(join(REPO, dir, name))).includes('package.json')) continue; // e.g. examples/aws: configuration only
         expect([`${dir}/${name}`, (await readJson(join(REPO, dir, name, 'package.json'))).version]).toStrictEqual([`${dir}/${name}`, version]);
       }
     }

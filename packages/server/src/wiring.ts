@@ -46,6 +46,15 @@ const buildFhirRepository = async (fhir: FhirConfig): Promise<E.Either<StartFail
     }
     return E.right(makeFilesFhirRepository({ dir: fhir.dir }));
   }
+  if (fhir.kind === 'healthlake') {
+    const healthLake = await import('@hipaa-fhir-mcp/fhir-healthlake').catch(() => undefined);
+    try {
+      if (healthLake === undefined) throw new Error('missing');
+      return E.right(await healthLake.makeHealthLakeFhirRepository({ endpoint: fhir.endpoint, region: fhir.region, timeoutMs: fhir.timeoutMs }));
+    } catch {
+      return E.left([{ variable: 'FHIR_BACKEND', problem: 'is healthlake, which needs the AWS SDK credential providers beside the server: npm install @aws-sdk/credential-providers' }]);
+    }
+  }
   const http = await import('@hipaa-fhir-mcp/fhir-http');
   const common = { baseUrl: fhir.baseUrl, timeoutMs: fhir.timeoutMs };
   switch (fhir.auth.kind) {
