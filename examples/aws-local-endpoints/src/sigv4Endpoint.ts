@@ -34,8 +34,9 @@ export type Handler = (body: Record<string, unknown>) => Promise<Record<string, 
 export interface SigV4Endpoint {
   readonly url: string;
   readonly calls: RecordedCall[];
-  /** Every call fails with this (e.g. throttling) while set. */
+  /** Calls fail with this (e.g. throttling) while set: the next `failTimes` calls, or all if that is unset. */
   failWith: AwsError | undefined;
+  failTimes: number | undefined;
   readonly close: () => Promise<void>;
 }
 
@@ -76,7 +77,7 @@ export const startSigV4Endpoint = async (options: {
   readonly handlers: Readonly<Record<string, Handler>>;
 }): Promise<SigV4Endpoint> => {
   const calls: RecordedCall[] = [];
-  const endpoint: SigV4Endpoint = { url: '', calls, failWith: undefined, close: async () => undefined };
+  const endpoint: SigV4Endpoint = { url: '', calls, failWith: undefined, failTimes: undefined, close: async () => undefined };
   const server = createServer((request, response) => {
     void (async () => {
       const raw = await readBody(request);
@@ -90,7 +91,10 @@ export const startSigV4Endpoint = async (options: {
       };
       try {
         if (!signatureValid) throw new AwsError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
-        if (endpoint.failWith !== undefined) throw endpoint.failWith;
+        if (endpoint.failWith !== undefined && (endpoint.failTimes === undefined || endpoint.failTimes > 0)) {
+          if (endpoint.failTimes !== undefined) endpoint.failTimes--;
+          throw endpoint.failWith;
+        }
         const handler = options.handlers[target.split('.').at(-1) ?? ''];
         if (handler === undefined) throw new AwsError('UnknownOperationException', 'Unknown operation');
         reply(200, await handler(body));

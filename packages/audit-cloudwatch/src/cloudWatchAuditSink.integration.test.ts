@@ -76,6 +76,19 @@ describe('audit-cloudwatch', () => {
     expect(verifyChain(stored(logStream).map((e) => e.message)).fault).toBeUndefined();
   });
 
+  it('rides out a short throttling burst through the SDK retries: stored once, acknowledged once', async () => {
+    const retrying = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials, maxAttempts: 3 });
+    const logStream = newStream();
+    const sink = await makeCloudWatchAuditSink({ logs: retrying, logGroup: GROUP, logStream, lingerMs: 1 });
+    logs.failWith = new AwsError('ThrottlingException', 'Rate exceeded');
+    logs.failTimes = 2;
+    expect(await sink.append(sampleAuditRecord(1))()).toStrictEqual(E.right(undefined));
+    logs.failWith = undefined;
+    logs.failTimes = undefined;
+    await sink.close();
+    expect(records(logStream)).toStrictEqual([sampleAuditRecord(1)]);
+  });
+
   it('fails calls closed once its buffer is full, rather than growing', async () => {
     const sink = await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream: newStream(), lingerMs: 50, maxPending: 3 });
     const results = await Promise.all([1, 2, 3, 4, 5].map((n) => sink.append(sampleAuditRecord(n))()));

@@ -55,6 +55,8 @@ describe('keys-kms against a SigV4-verifying local KMS', () => {
 
     kms.failWith = new AwsError('ThrottlingException', 'Rate exceeded');
     await expect(createKmsAuditKey({ kms: client, kmsKeyId: TEST_KMS_KEY_ID })).rejects.toThrow(/ThrottlingException/);
+    kms.failWith = new AwsError('ExpiredTokenException', 'The security token included in the request is expired');
+    await expect(makeKmsKeyProvider({ kms: client, ciphertext: new Uint8Array(64) })).rejects.toThrow(/could not decrypt the audit key ciphertext \(ExpiredTokenException\)/);
     kms.failWith = undefined;
 
     const wrongSecret = new KMSClient({ region: 'us-east-1', endpoint: kms.url, credentials: { ...credentials, secretAccessKey: 'wrong' }, maxAttempts: 1 });

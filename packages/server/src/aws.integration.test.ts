@@ -47,7 +47,8 @@ beforeAll(async () => {
 afterAll(async () => Promise.all([kms.close(), logs.close(), healthLake.close().then(() => sandbox.close())]));
 
 it('serves from HealthLake, with a KMS key and a CloudWatch audit stream: one accepted event per call, no identifier sent', { timeout: 60_000 }, async () => {
-  const ciphertext = (await promisify(execFile)(process.execPath, [BIN_PATH, 'keys', 'create', '--kms-key-id', TEST_KMS_KEY_ID], { env })).stdout.trim();
+  // KMS_KEY_ID names the key here (kms.integration.test.ts covers the --kms-key-id flag).
+  const ciphertext = (await promisify(execFile)(process.execPath, [BIN_PATH, 'keys', 'create'], { env: { ...env, KMS_KEY_ID: TEST_KMS_KEY_ID } })).stdout.trim();
   // examples/aws/production.env, with the three services pointed at the local endpoints.
   const production = Object.fromEntries(
     (await readFile(new URL('../../../examples/aws/production.env', import.meta.url), 'utf8'))

@@ -3,11 +3,11 @@
 import type { Writable } from 'node:stream';
 import { loadKmsModules } from './keys.js';
 
-const USAGE = 'usage: hipaa-fhir-mcp keys create --kms-key-id <KMS key id, ARN or alias> (AWS_REGION and credentials as for the AWS CLI)\n';
+const USAGE = 'usage: hipaa-fhir-mcp keys create [--kms-key-id <KMS key id, ARN or alias>] (default: KMS_KEY_ID; AWS_REGION and credentials as for the AWS CLI)\n';
 
 export const runKeysCli = async (argv: readonly string[], io: { stdout: Pick<Writable, 'write'>; stderr: Pick<Writable, 'write'> }): Promise<number> => {
   const at = argv.indexOf('--kms-key-id');
-  const kmsKeyId = at === -1 ? undefined : argv[at + 1];
+  const kmsKeyId = at === -1 ? (process.env.KMS_KEY_ID === '' ? undefined : process.env.KMS_KEY_ID) : argv[at + 1];
   if (argv[0] !== 'create' || kmsKeyId === undefined || kmsKeyId.startsWith('-')) {
     io.stderr.write(USAGE);
     return 2;

@@ -69,6 +69,24 @@ describe('packaging', () => {
     const help = execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--help'], { encoding: 'utf8' });
     expect(help).toContain('AUDIT_HMAC_KEY');
 
+    // The default configuration serves with no AWS package installed at all.
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const client = new Client({ name: 'installed', version: '0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: join(empty, 'node_modules/.bin/hipaa-fhir-mcp'),
+        args: [],
+        cwd: empty,
+        env: { PATH: process.env.PATH ?? '', AUDIT_HMAC_KEY: 'ab'.repeat(32), AUDIT_LOG_FILE: join(empty, 'audit.jsonl') },
+        stderr: 'ignore',
+      }),
+    );
+    const call = await client.callTool({ name: 'get_patient', arguments: { patient_id: 'd66b5418-06cb-fc8a-8c13-85685b6ac939' } });
+    await client.close();
+    expect(call.isError).toBeFalsy();
+    expect(await readdir(join(empty, 'node_modules'))).not.toContain('@aws-sdk');
+
     // The AWS SDK is an optional peer: without it, KEY_PROVIDER=kms says what to install.
     let refused: { status: number; stderr: string } = { status: 0, stderr: '' };
     try {
