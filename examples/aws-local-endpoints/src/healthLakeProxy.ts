@@ -9,6 +9,8 @@ export interface HealthLakeProxy {
   /** The data store's FHIR base, `http://127.0.0.1:PORT/datastore/<id>/r4`. */
   readonly baseUrl: string;
   readonly requests: { readonly path: string; readonly signatureValid: boolean }[];
+  /** The only credentials it accepts; set it to rotate them (the old ones then fail). */
+  credentials: TestCredentials;
   readonly close: () => Promise<void>;
 }
 
@@ -27,7 +29,7 @@ export const startHealthLakeProxy = async (options: {
   const server = createServer((request, response) => {
     void (async () => {
       const url = new URL(request.url ?? '/', 'http://placeholder');
-      const signatureValid = await signatureMatches(request, '', 'healthlake', region, options.credentials);
+      const signatureValid = await signatureMatches(request, '', 'healthlake', region, proxy.credentials);
       requests.push({ path: `${url.pathname}${url.search}`, signatureValid });
       const refuse = (status: number, type: string) => {
         response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
@@ -54,5 +56,6 @@ export const startHealthLakeProxy = async (options: {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}${prefix}`;
-  return { baseUrl, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const proxy: HealthLakeProxy = { baseUrl, requests, credentials: options.credentials, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return proxy;
 };

@@ -1,8 +1,10 @@
 // fhir-healthlake through a SigV4-verifying HealthLake stand-in in front of the Medplum sandbox: the
 // FhirRepository contract, every request validly signed, `_count` within HealthLake's 100, and no
-// signature made for any other host.
+// signature made for any other host; credentials from the default provider chain, renewed as they expire.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as E from 'fp-ts/lib/Either.js';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { fhirError, PatientId } from '@hipaa-fhir-mcp/core';
 import { fhirRepositoryContract } from '@hipaa-fhir-mcp/core/testing';
 import { type HealthLakeProxy, startHealthLakeProxy } from '@hipaa-fhir-mcp/example-aws-local-endpoints';
@@ -46,4 +48,49 @@ it('signs for the data store host only, and is refused with the wrong secret', a
   expect(proxy.requests.at(-1)?.signatureValid).toBe(false);
   await proxy.close();
   await sandbox.close();
+});
+
+it('takes renewed credentials from the default provider chain as the old ones expire', async () => {
+  // A container credentials endpoint (as on ECS/EKS) hands out one-hour session keys. The clock is
+  // moved past the first key's expiry (Date only; sockets and timers stay real), after which AWS
+  // refuses that key: the repository must be signing with a key fetched anew.
+  const issued = [
+    { accessKeyId: 'ASIAFIRSTSESSION', secretAccessKey: 'first-session-secret' },
+    { accessKeyId: 'ASIASECONDSESSION', secretAccessKey: 'second-session-secret' },
+  ] as const;
+  let current: 0 | 1 = 0;
+  let fetched = 0;
+  const credentialEndpoint = createServer((_request, response) => {
+    fetched += 1;
+    const { accessKeyId, secretAccessKey } = issued[current];
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ AccessKeyId: accessKeyId, SecretAccessKey: secretAccessKey, Token: `session-token-${current}`, Expiration: new Date(Date.now() + 3_600_000).toISOString() }));
+  });
+  await new Promise<void>((resolve) => credentialEndpoint.listen(0, '127.0.0.1', resolve));
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE']) vi.stubEnv(name, undefined);
+  vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/credentials');
+  vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/config');
+  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+  vi.stubEnv('AWS_CONTAINER_CREDENTIALS_FULL_URI', `http://127.0.0.1:${(credentialEndpoint.address() as AddressInfo).port}/v2/credentials`);
+  const sandbox = await startSandbox({ bundles: [] });
+  const proxy = await startHealthLakeProxy({ fhirBaseUrl: sandbox.baseUrl, credentials: issued[0] });
+  try {
+    const repository = await makeHealthLakeFhirRepository({ endpoint: proxy.baseUrl, region: 'us-east-1' });
+    const nobody = PatientId.fromString('nobody') as PatientId;
+    // NotFound means the data store accepted the signature and answered; AuthFailed would mean it did not.
+    expect(await repository.readPatient(nobody)()).toStrictEqual(E.left(fhirError('NotFound')));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 3_700_000);
+    current = 1;
+    proxy.credentials = issued[1]; // the first session's key has expired
+    expect(await repository.readPatient(nobody)()).toStrictEqual(E.left(fhirError('NotFound')));
+    expect(fetched).toBe(2);
+    expect(proxy.requests.map((r) => r.signatureValid)).toStrictEqual([true, true]);
+  } finally {
+    vi.useRealTimers();
+    vi.unstubAllEnvs();
+    await proxy.close();
+    await sandbox.close();
+    await new Promise<void>((resolve) => credentialEndpoint.close(() => resolve()));
+  }
 });
