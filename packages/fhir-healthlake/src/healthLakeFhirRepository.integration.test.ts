@@ -50,6 +50,19 @@ it('signs for the data store host only, and is refused with the wrong secret', a
   await sandbox.close();
 });
 
+it('signs a query that repeats a parameter (as a next link may) so that the data store accepts it', async () => {
+  const sandbox = await startSandbox({ bundles: [] });
+  const proxy = await startHealthLakeProxy({ fhirBaseUrl: sandbox.baseUrl, credentials });
+  const auth = await healthLakeSigV4Auth({ endpoint: proxy.baseUrl, region: 'us-east-1', credentials });
+  const url = new URL(`${proxy.baseUrl}/Observation?patient=nobody&code=8302-2&code=29463-7&_count=10`);
+  const headers = await auth.headersFor(url);
+  if (E.isLeft(headers)) throw new Error('not signed');
+  expect((await fetch(url, { headers: headers.right })).status).toBe(200);
+  expect(proxy.requests.at(-1)?.signatureValid).toBe(true);
+  await proxy.close();
+  await sandbox.close();
+});
+
 it('takes renewed credentials from the default provider chain as the old ones expire', async () => {
   // A container credentials endpoint (as on ECS/EKS) hands out one-hour session keys. The clock is
   // moved past the first key's expiry (Date only; sockets and timers stay real), after which AWS

@@ -46,7 +46,7 @@ export const healthLakeSigV4Auth = async (config: HealthLakeConfig): Promise<Fhi
             hostname: url.hostname,
             ...(url.port === '' ? {} : { port: Number(url.port) }),
             path: url.pathname,
-            query: Object.fromEntries(url.searchParams),
+            query: signableQuery(url.search),
             headers: { host: url.host, accept: 'application/fhir+json' },
           }),
         );
@@ -57,6 +57,23 @@ export const healthLakeSigV4Auth = async (config: HealthLakeConfig): Promise<Fhi
       }
     },
   };
+};
+
+/**
+ * The query as SigV4 canonicalises it: every name kept with all its values (a server's next link may
+ * repeat one), each decoded once, and `+` left a plus (it is a space only in HTML forms).
+ */
+const signableQuery = (search: string): Record<string, string | string[]> => {
+  const query: Record<string, string | string[]> = {};
+  for (const pair of search.slice(1).split('&')) {
+    if (pair === '') continue;
+    const at = pair.includes('=') ? pair.indexOf('=') : pair.length;
+    const name = decodeURIComponent(pair.slice(0, at));
+    const value = decodeURIComponent(pair.slice(at + 1));
+    const seen = query[name];
+    query[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return query;
 };
 
 /** A FhirRepository on a HealthLake data store. */
