@@ -1,6 +1,7 @@
-// A local CloudWatch Logs for tests (JSON protocol: CreateLogStream, PutLogEvents, GetLogEvents),
-// enforcing PutLogEvents' documented limits: at most 10,000 events and 1,048,576 bytes (UTF-8 message
-// bytes + 26 per event) per batch, chronological order, a span of at most 24 hours.
+// A local CloudWatch Logs for tests (JSON protocol: CreateLogStream, PutLogEvents), enforcing these
+// of PutLogEvents' documented limits: at most 10,000 events and 1,048,576 bytes (UTF-8 message bytes
+// + 26 per event) per batch, chronological order, a span of at most 24 hours. Not modelled: the
+// per-event size limit, the time window for timestamps, and rejecting part of a batch.
 import { AwsError, startSigV4Endpoint, type SigV4Endpoint, type TestCredentials } from './sigv4Endpoint.js';
 
 export interface StoredEvent {
@@ -13,11 +14,13 @@ export interface LocalCloudWatchLogs extends SigV4Endpoint {
   readonly streams: Map<string, StoredEvent[]>;
   /** While set, PutLogEvents accepts nothing and reports every event as too old. */
   rejectEvents: boolean;
+  /** The next this many PutLogEvents store their batch, then answer 500: the client cannot tell. */
+  storeThenFail: number;
 }
 
 export const startLocalCloudWatchLogs = async (credentials: TestCredentials, region = 'us-east-1'): Promise<LocalCloudWatchLogs> => {
   const streams = new Map<string, StoredEvent[]>();
-  const state = { rejectEvents: false };
+  const state = { rejectEvents: false, storeThenFail: 0 };
   const endpoint = await startSigV4Endpoint({
     service: 'logs',
     region,
@@ -44,14 +47,20 @@ export const startLocalCloudWatchLogs = async (credentials: TestCredentials, reg
         }
         if (state.rejectEvents) return { rejectedLogEventsInfo: { tooOldLogEventEndIndex: events.length } };
         stream.push(...events.map((e) => ({ timestamp: e.timestamp, message: e.message })));
+        if (state.storeThenFail > 0) {
+          state.storeThenFail -= 1;
+          throw new AwsError('ServiceUnavailableException', 'The service cannot complete the request.', 500);
+        }
         return { nextSequenceToken: 'ignored' };
       },
     },
   });
-  Object.defineProperty(endpoint, 'rejectEvents', {
-    get: () => state.rejectEvents,
-    set: (value: boolean) => void (state.rejectEvents = value),
-    enumerable: true,
-  });
+  for (const name of ['rejectEvents', 'storeThenFail'] as const) {
+    Object.defineProperty(endpoint, name, {
+      get: () => state[name],
+      set: (value: never) => void (state[name] = value),
+      enumerable: true,
+    });
+  }
   return Object.assign(endpoint, { streams }) as LocalCloudWatchLogs;
 };

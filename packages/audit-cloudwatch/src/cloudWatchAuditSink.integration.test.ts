@@ -62,31 +62,70 @@ describe('audit-cloudwatch', () => {
 
   it('fails closed while CloudWatch rejects events or throttles, and recovers with nothing lost or doubled', async () => {
     const logStream = newStream();
-    const sink = await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream, lingerMs: 1 });
+    const sink = await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream, lingerMs: 1, retryDelayMs: 1 });
     expect(await sink.append(sampleAuditRecord(1))()).toStrictEqual(E.right(undefined));
     logs.rejectEvents = true;
     expect(await sink.append(sampleAuditRecord(2))()).toStrictEqual(E.left(auditError('Rejected', true)));
     logs.rejectEvents = false;
-    logs.failWith = new AwsError('ThrottlingException', 'Rate exceeded');
+    logs.failWith = new AwsError('AccessDeniedException', 'not authorized to perform: logs:PutLogEvents');
+    expect(await sink.append(sampleAuditRecord(3))()).toStrictEqual(E.left(auditError('WriteFailed', true)));
+    logs.failWith = new AwsError('ThrottlingException', 'Rate exceeded'); // throttled past the retries
     expect(await sink.append(sampleAuditRecord(3))()).toStrictEqual(E.left(auditError('WriteFailed', true)));
     logs.failWith = undefined;
     expect(await sink.append(sampleAuditRecord(4))()).toStrictEqual(E.right(undefined));
     await sink.close();
+    expect(sink.logStream()).toBe(logStream); // refused whole each time: nothing uncertain, same stream
     expect(records(logStream)).toStrictEqual([sampleAuditRecord(1), sampleAuditRecord(4)]);
     expect(verifyChain(stored(logStream).map((e) => e.message)).fault).toBeUndefined();
   });
 
-  it('rides out a short throttling burst through the SDK retries: stored once, acknowledged once', async () => {
-    const retrying = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials, maxAttempts: 3 });
+  it('rides out a short throttling burst by sending the refused batch again: stored once, acknowledged once', async () => {
     const logStream = newStream();
-    const sink = await makeCloudWatchAuditSink({ logs: retrying, logGroup: GROUP, logStream, lingerMs: 1 });
+    const sink = await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream, lingerMs: 1, retryDelayMs: 1 });
     logs.failWith = new AwsError('ThrottlingException', 'Rate exceeded');
-    logs.failTimes = 2;
+    logs.failTimes = 3;
     expect(await sink.append(sampleAuditRecord(1))()).toStrictEqual(E.right(undefined));
     logs.failWith = undefined;
     logs.failTimes = undefined;
     await sink.close();
     expect(records(logStream)).toStrictEqual([sampleAuditRecord(1)]);
+  });
+
+  it('after a failure that may have stored the batch, continues on a new stream, so none holds a record twice', async () => {
+    const logStream = newStream();
+    const sink = await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream, lingerMs: 1 });
+    expect(await sink.append(sampleAuditRecord(1))()).toStrictEqual(E.right(undefined));
+    logs.storeThenFail = 1; // stored, but the answer is a 500
+    expect(await sink.append(sampleAuditRecord(2))()).toStrictEqual(E.left(auditError('WriteFailed', true)));
+    expect(await sink.append(sampleAuditRecord(3))()).toStrictEqual(E.right(undefined));
+    await sink.close();
+    expect(sink.logStream()).toBe(`${logStream}/2`);
+    // The uncertain record stays where it landed (it was not acknowledged); each stream is one clean chain.
+    expect(records(logStream)).toStrictEqual([sampleAuditRecord(1), sampleAuditRecord(2)]);
+    expect(records(`${logStream}/2`)).toStrictEqual([sampleAuditRecord(3)]);
+    for (const name of [logStream, `${logStream}/2`]) expect(verifyChain(stored(name).map((e) => e.message)).fault).toBeUndefined();
+  });
+
+  it('fails a stalled batch at the request deadline, and continues on a new stream', async () => {
+    const withDeadline = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials, maxAttempts: 1, requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true } });
+    const logStream = newStream();
+    const sink = await makeCloudWatchAuditSink({ logs: withDeadline, logGroup: GROUP, logStream, lingerMs: 1 });
+    logs.stallTimes = 1; // handled (stored) but never answered
+    expect(await sink.append(sampleAuditRecord(1))()).toStrictEqual(E.left(auditError('WriteFailed', true)));
+    expect(await sink.append(sampleAuditRecord(2))()).toStrictEqual(E.right(undefined));
+    await sink.close();
+    expect(records(`${logStream}/2`)).toStrictEqual([sampleAuditRecord(2)]);
+  });
+
+  it('refuses a client that would retry PutLogEvents itself, and answers every close only once all is sent', async () => {
+    const retrying = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials, maxAttempts: 3 });
+    await expect(makeCloudWatchAuditSink({ logs: retrying, logGroup: GROUP, logStream: newStream() })).rejects.toThrow(/maxAttempts: 1/);
+    const logStream = newStream();
+    const sink = await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream, lingerMs: 50 });
+    const appended = sink.append(sampleAuditRecord(1))();
+    await Promise.all([sink.close(), sink.close()]);
+    expect(stored(logStream)).toHaveLength(1); // the second close, too, waited for the flush
+    expect(await appended).toStrictEqual(E.right(undefined));
   });
 
   it('fails calls closed once its buffer is full, rather than growing', async () => {
@@ -100,7 +139,11 @@ describe('audit-cloudwatch', () => {
     const logStream = newStream();
     await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream });
     await expect(makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream })).rejects.toThrow(
-      new CloudWatchAuditError('CloudWatch Logs refused to create the audit log stream (ResourceAlreadyExistsException); check AUDIT_LOG_GROUP and the logs:CreateLogStream permission.'),
+      new CloudWatchAuditError('The audit log stream already exists; each server instance needs a stream of its own (leave AUDIT_LOG_STREAM unset to get one).'),
+    );
+    const denied = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials: { ...credentials, secretAccessKey: 'wrong' }, maxAttempts: 1 });
+    await expect(makeCloudWatchAuditSink({ logs: denied, logGroup: GROUP, logStream: newStream() })).rejects.toThrow(
+      new CloudWatchAuditError('CloudWatch Logs refused to create the audit log stream (InvalidSignatureException); check AUDIT_LOG_GROUP and the logs:CreateLogStream permission.'),
     );
   });
 });

@@ -90,6 +90,11 @@ type ClosableSink = AuditSink & { readonly close: () => Promise<void> };
  * The AuditSink the configuration names. The CloudWatch adapter and its AWS SDK (an optional peer
  * dependency) are loaded only when selected.
  */
+// One attempt per request (the sink retries only what AWS refused whole: PutLogEvents is not
+// idempotent), and deadlines, so that a stalled connection fails the batch instead of holding every
+// call: a request must connect in 2 s and be answered in 5 s.
+const CLOUDWATCH_CLIENT_OPTIONS = { maxAttempts: 1, requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } } as const;
+
 const buildAuditSink = async (audit: AuditConfig, signer: CheckpointSigner): Promise<E.Either<StartFailure, ClosableSink>> => {
   if (audit.kind === 'file') {
     try {
@@ -108,7 +113,7 @@ const buildAuditSink = async (audit: AuditConfig, signer: CheckpointSigner): Pro
   const [{ CloudWatchLogsClient }, { makeCloudWatchAuditSink, CloudWatchAuditError }] = modules;
   try {
     const logStream = audit.logStream ?? `hipaa-fhir-mcp/${hostname()}/${new Date().toISOString().replace(/:/g, '-')}/${process.pid}`;
-    return E.right(await makeCloudWatchAuditSink({ logs: new CloudWatchLogsClient({}), logGroup: audit.logGroup, logStream }));
+    return E.right(await makeCloudWatchAuditSink({ logs: new CloudWatchLogsClient(CLOUDWATCH_CLIENT_OPTIONS), logGroup: audit.logGroup, logStream }));
   } catch (error) {
     if (error instanceof CloudWatchAuditError) return E.left([{ variable: 'AUDIT_LOG_GROUP', problem: error.message }]);
     return E.left([{ variable: 'AUDIT_SINK', problem: `CloudWatch Logs is not reachable or not configured (${(error as Error)?.name ?? 'error'}); set AWS_REGION and credentials.` }]);
