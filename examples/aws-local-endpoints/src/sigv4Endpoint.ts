@@ -37,6 +37,8 @@ export interface SigV4Endpoint {
   /** Calls fail with this (e.g. throttling) while set: the next `failTimes` calls, or all if that is unset. */
   failWith: AwsError | undefined;
   failTimes: number | undefined;
+  /** The next this many requests are read, handled, and never answered (a stalled connection). */
+  stallTimes: number;
   readonly close: () => Promise<void>;
 }
 
@@ -44,6 +46,16 @@ const readBody = async (request: IncomingMessage): Promise<string> => {
   const chunks: Buffer[] = [];
   for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');
+};
+
+/** Every query parameter with all its values, as the client should have signed them. */
+const queryOf = (url: URL): Record<string, string | string[]> => {
+  const query: Record<string, string | string[]> = {};
+  for (const name of new Set(url.searchParams.keys())) {
+    const values = url.searchParams.getAll(name);
+    query[name] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return query;
 };
 
 /** Re-signs the request from its signed headers and compares the Authorization header. */
@@ -60,7 +72,7 @@ export const signatureMatches = async (request: IncomingMessage, body: string, s
     hostname: String(request.headers.host ?? '').split(':')[0] ?? '',
     ...(String(request.headers.host ?? '').includes(':') ? { port: Number(String(request.headers.host).split(':')[1]) } : {}),
     path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
+    query: queryOf(url),
     headers,
     body,
   });
@@ -77,7 +89,7 @@ export const startSigV4Endpoint = async (options: {
   readonly handlers: Readonly<Record<string, Handler>>;
 }): Promise<SigV4Endpoint> => {
   const calls: RecordedCall[] = [];
-  const endpoint: SigV4Endpoint = { url: '', calls, failWith: undefined, failTimes: undefined, close: async () => undefined };
+  const endpoint: SigV4Endpoint = { url: '', calls, failWith: undefined, failTimes: undefined, stallTimes: 0, close: async () => undefined };
   const server = createServer((request, response) => {
     void (async () => {
       const raw = await readBody(request);
@@ -85,7 +97,10 @@ export const startSigV4Endpoint = async (options: {
       const body = (raw === '' ? {} : JSON.parse(raw)) as Record<string, unknown>;
       const signatureValid = await signatureMatches(request, raw, options.service, options.region, options.credentials);
       calls.push({ target, body, signatureValid });
+      const stalled = endpoint.stallTimes > 0;
+      if (stalled) endpoint.stallTimes--;
       const reply = (status: number, payload: Record<string, unknown>, headers: Record<string, string> = {}) => {
+        if (stalled) return;
         response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', ...headers });
         response.end(JSON.stringify(payload));
       };
@@ -107,6 +122,10 @@ export const startSigV4Endpoint = async (options: {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return Object.assign(endpoint, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // stalled ones included
+      }),
   });
 };

@@ -88,6 +88,8 @@ describe('decodeConfig', () => {
     const cases: [Record<string, string>, string[]][] = [
       [{ AUDIT_SINK: 'cloudwatch' }, ['AUDIT_LOG_GROUP']],
       [{ AUDIT_SINK: 'cloudwatch', AUDIT_LOG_GROUP: 'g', AUDIT_LOG_FILE: 'a' }, ['AUDIT_LOG_FILE']],
+      [{ AUDIT_SINK: 'cloudwatch', AUDIT_LOG_GROUP: 'g', AUDIT_LOG_STREAM: 'a:b' }, ['AUDIT_LOG_STREAM']],
+      [{ AUDIT_SINK: 'cloudwatch', AUDIT_LOG_GROUP: 'g', AUDIT_LOG_STREAM: 'x'.repeat(501) }, ['AUDIT_LOG_STREAM']],
       [{ AUDIT_LOG_FILE: 'a', AUDIT_LOG_GROUP: 'g' }, ['AUDIT_LOG_GROUP']],
       [{ AUDIT_SINK: 'syslog' }, ['AUDIT_SINK']],
     ];
@@ -132,6 +134,7 @@ describe('decodeConfig', () => {
       [{ FHIR_BACKEND: 'healthlake', HEALTHLAKE_DATASTORE_ID: 'ab'.repeat(16) }, ['AWS_REGION']],
       [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1' }, ['HEALTHLAKE_DATASTORE_ENDPOINT']],
       [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1', HEALTHLAKE_DATASTORE_ID: 'nope' }, ['HEALTHLAKE_DATASTORE_ID']],
+      [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1', HEALTHLAKE_DATASTORE_ENDPOINT: 'https://healthlake.us-west-2.amazonaws.com/datastore/x/r4/' }, ['AWS_REGION']],
       [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1', HEALTHLAKE_DATASTORE_ENDPOINT: 'http://healthlake.example/r4/' }, ['HEALTHLAKE_DATASTORE_ENDPOINT']],
       [{ FHIR_BACKEND: 'healthlake', AWS_REGION: 'us-east-1', HEALTHLAKE_DATASTORE_ID: 'ab'.repeat(16), FHIR_BASE_URL: 'https://x.example' }, ['FHIR_BASE_URL']],
       [{ FHIR_BACKEND: 'graphql' }, ['FHIR_BACKEND']],

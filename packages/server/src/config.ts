@@ -116,7 +116,12 @@ const decodeHealthLake = (env: NodeJS.ProcessEnv, problem: (variable: string, te
   }
   const named = set(env, 'HEALTHLAKE_DATASTORE_ENDPOINT');
   const datastoreId = set(env, 'HEALTHLAKE_DATASTORE_ID');
-  const region = set(env, 'AWS_REGION') ?? /^healthlake\.([a-z0-9-]+)\.amazonaws\.com$/.exec(named === undefined ? '' : new URL(named, 'http://x').hostname)?.[1];
+  const endpointRegion = /^healthlake\.([a-z0-9-]+)\.amazonaws\.com$/.exec(named === undefined ? '' : new URL(named, 'http://x').hostname)?.[1];
+  const region = set(env, 'AWS_REGION') ?? endpointRegion;
+  if (endpointRegion !== undefined && region !== endpointRegion) {
+    problem('AWS_REGION', `differs from the region in HEALTHLAKE_DATASTORE_ENDPOINT (${endpointRegion}); requests would be signed for the wrong region.`);
+    return undefined;
+  }
   if (region === undefined || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
     problem('AWS_REGION', 'is required with FHIR_BACKEND=healthlake (unless the endpoint names it), e.g. us-east-1.');
     return undefined;
@@ -262,7 +267,8 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
     problem('AUDIT_SINK', 'must be file or cloudwatch.');
   }
   const logStream = set(env, 'AUDIT_LOG_STREAM');
-  if (logStream !== undefined && !/^[^:*]{1,512}$/.test(logStream)) problem('AUDIT_LOG_STREAM', 'must be 1-512 characters without : or *.');
+  // 500, not CloudWatch's 512: the sink may go on in `<stream>/<n>`.
+  if (logStream !== undefined && !/^[^:*]{1,500}$/.test(logStream)) problem('AUDIT_LOG_STREAM', 'must be 1-500 characters without : or *.');
 
   const keyHex = set(env, 'AUDIT_HMAC_KEY');
   const keyFile = set(env, 'AUDIT_HMAC_KEY_FILE');
