@@ -1,4 +1,4 @@
-// A local KMS for tests (JSON protocol: Encrypt, Decrypt, GenerateDataKey). Ciphertexts are
+// A local KMS for tests (JSON protocol: Encrypt, Decrypt, GenerateDataKey) holding one key. Ciphertexts are
 // AES-256-GCM under a per-endpoint master key with the EncryptionContext bound as AAD, so a decrypt
 // under another context fails with InvalidCiphertextException, as KMS documents.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
@@ -33,6 +33,8 @@ export const startLocalKms = async (credentials: TestCredentials, region = 'us-e
         return { KeyId: TEST_KMS_KEY_ID, Plaintext: plaintext.toString('base64'), CiphertextBlob: encrypt(plaintext, body.EncryptionContext) };
       },
       Decrypt: (body) => {
+        // Naming a KeyId is optional; when named, it must be the key the ciphertext was made under.
+        if (body.KeyId !== undefined && body.KeyId !== TEST_KMS_KEY_ID) throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
         try {
           const blob = Buffer.from(String(body.CiphertextBlob), 'base64');
           const decipher = createDecipheriv('aes-256-gcm', master, blob.subarray(0, 12)).setAAD(canonicalContext(body.EncryptionContext));

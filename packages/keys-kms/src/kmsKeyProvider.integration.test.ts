@@ -29,13 +29,21 @@ describe('keys-kms against a SigV4-verifying local KMS', () => {
     expect(kms.calls.length - before).toBe(1); // one Decrypt, at start
     // The key works as any other: the HMAC equals node:crypto's under the same bytes.
     expect(hmacPatientId(provider.key, 'p-1')).toBe(createHmac('sha256', provider.key.bytes).update('p-1').digest('hex'));
+
+    // Pinned to the key it was made under, it decrypts; pinned to another, KMS refuses it.
+    const pinned = await makeKmsKeyProvider({ kms: client, ciphertext: Buffer.from(ciphertext, 'base64'), kmsKeyId: TEST_KMS_KEY_ID });
+    expect(pinned.key).toStrictEqual(provider.key);
+    expect(kms.calls.at(-1)?.body.KeyId).toBe(TEST_KMS_KEY_ID);
+    await expect(makeKmsKeyProvider({ kms: client, ciphertext: Buffer.from(ciphertext, 'base64'), kmsKeyId: 'alias/some-other-key' })).rejects.toThrow(
+      /KMS refused to decrypt the audit key ciphertext \(IncorrectKeyException\): it was made under another KMS key/,
+    );
   });
 
   it('sent only valid signatures, and an encryption context that names the purpose and nothing else', () => {
     expect(kms.calls.length).toBeGreaterThan(1);
     expect(kms.calls.every((c) => c.signatureValid)).toBe(true);
     for (const call of kms.calls) expect(call.body.EncryptionContext).toStrictEqual(AUDIT_KEY_ENCRYPTION_CONTEXT);
-    expect(kms.calls.map((c) => c.target)).toStrictEqual(['TrentService.GenerateDataKey', 'TrentService.Decrypt']);
+    expect(kms.calls.map((c) => c.target)).toStrictEqual(['TrentService.GenerateDataKey', 'TrentService.Decrypt', 'TrentService.Decrypt', 'TrentService.Decrypt']);
   });
 
   it('refuses a ciphertext made for another purpose, with a clear error and no key material', async () => {

@@ -18,16 +18,23 @@ export class KmsKeyError extends Error {
 const awsErrorName = (error: unknown): string => (error as { name?: unknown })?.name?.toString() ?? 'error';
 
 /** Decrypts the audit key once; the provider then serves it from memory. */
-export const makeKmsKeyProvider = async (config: { readonly kms: KMSClient; readonly ciphertext: Uint8Array }): Promise<KeyProvider & { readonly key: HmacKey }> => {
+export const makeKmsKeyProvider = async (config: {
+  readonly kms: KMSClient;
+  readonly ciphertext: Uint8Array;
+  /** When set, KMS decrypts only if the ciphertext was made under this key (a swapped file fails). */
+  readonly kmsKeyId?: string;
+}): Promise<KeyProvider & { readonly key: HmacKey }> => {
   const { DecryptCommand } = await import('@aws-sdk/client-kms');
   let plaintext: Uint8Array | undefined;
   try {
-    ({ Plaintext: plaintext } = await config.kms.send(new DecryptCommand({ CiphertextBlob: config.ciphertext, EncryptionContext: { ...AUDIT_KEY_ENCRYPTION_CONTEXT } })));
+    ({ Plaintext: plaintext } = await config.kms.send(
+      new DecryptCommand({ CiphertextBlob: config.ciphertext, EncryptionContext: { ...AUDIT_KEY_ENCRYPTION_CONTEXT }, ...(config.kmsKeyId === undefined ? {} : { KeyId: config.kmsKeyId }) }),
+    ));
   } catch (error) {
     const name = awsErrorName(error);
     throw new KmsKeyError(
-      name === 'InvalidCiphertextException'
-        ? 'KMS refused to decrypt the audit key ciphertext (InvalidCiphertextException): it was made under another KMS key or for another purpose. Make one with: hipaa-fhir-mcp keys create'
+      name === 'InvalidCiphertextException' || name === 'IncorrectKeyException'
+        ? `KMS refused to decrypt the audit key ciphertext (${name}): it was made under another KMS key or for another purpose. Make one with: hipaa-fhir-mcp keys create`
         : `KMS could not decrypt the audit key ciphertext (${name}).`,
     );
   }

@@ -31,6 +31,7 @@ let sandbox: Sandbox;
 let healthLake: HealthLakeProxy;
 let env: Record<string, string>;
 let serverEnv: Record<string, string>;
+let production: Record<string, string>;
 
 beforeAll(async () => {
   [kms, logs, sandbox] = await Promise.all([startLocalKms(credentials), startLocalCloudWatchLogs(credentials), startSandbox({ bundles: await readBundleDir(embeddedDataDir) })]);
@@ -47,7 +48,7 @@ beforeAll(async () => {
   // KMS_KEY_ID names the key here (kms.integration.test.ts covers the --kms-key-id flag).
   const ciphertext = (await promisify(execFile)(process.execPath, [BIN_PATH, 'keys', 'create'], { env: { ...env, KMS_KEY_ID: TEST_KMS_KEY_ID } })).stdout.trim();
   // examples/aws/production.env, with the three services pointed at the local endpoints.
-  const production = Object.fromEntries(
+  production = Object.fromEntries(
     (await readFile(new URL('../../../examples/aws/production.env', import.meta.url), 'utf8'))
       .split('\n')
       .filter((line) => line.trim() !== '' && !line.startsWith('#'))
@@ -81,6 +82,7 @@ it('serves from HealthLake, with a KMS key and a CloudWatch audit stream: one ac
   expect(messages).toHaveLength(calls);
   expect(verifyChain(messages).fault).toBeUndefined();
   expect([...kms.calls, ...logs.calls, ...healthLake.requests].every((c) => c.signatureValid)).toBe(true);
+  expect(kms.calls.filter((c) => c.target.endsWith('.Decrypt')).map((c) => c.body.KeyId)).toStrictEqual([production.KMS_KEY_ID]); // pinned by production.env
   expect(healthLake.requests.length).toBeGreaterThanOrEqual(6); // the FHIR data came from the data store
   const sent = JSON.stringify([...kms.calls, ...logs.calls].map((c) => c.body));
   for (const id of PATIENTS) expect(sent).not.toContain(id);

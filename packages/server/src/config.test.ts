@@ -69,9 +69,12 @@ describe('decodeConfig', () => {
     expect(E.isRight(inline) && inline.right.keySource).toStrictEqual({ kind: 'kms', ciphertext: 'AQIDBAUGBwg=' });
     const file = decodeConfig({ AUDIT_LOG_FILE: 'a', KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT_FILE: 'key.b64' }, '/srv');
     expect(E.isRight(file) && file.right.keySource).toStrictEqual({ kind: 'kms-file', path: '/srv/key.b64' });
+    const pinned = decodeConfig({ AUDIT_LOG_FILE: 'a', KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT_FILE: 'key.b64', KMS_KEY_ID: 'alias/audit' }, '/srv');
+    expect(E.isRight(pinned) && pinned.right.keySource).toStrictEqual({ kind: 'kms-file', path: '/srv/key.b64', kmsKeyId: 'alias/audit' });
     const cases: [Record<string, string>, string][] = [
       [{ KEY_PROVIDER: 'kms' }, 'AUDIT_HMAC_KEY_CIPHERTEXT'],
       [{ KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'not base64!' }, 'AUDIT_HMAC_KEY_CIPHERTEXT'],
+      [{ KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'AQID', KMS_KEY_ID: 'alias/has space' }, 'KMS_KEY_ID'],
       [{ KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'AQID', AUDIT_HMAC_KEY: KEY }, 'KEY_PROVIDER'],
       [{ KEY_PROVIDER: 'vault' }, 'KEY_PROVIDER'],
     ];

@@ -13,7 +13,8 @@ export type KeySource =
   | { readonly kind: 'env'; readonly hex: string }
   | { readonly kind: 'file'; readonly path: string }
   /** A KMS ciphertext (base64), inline or in a file; decrypted with KMS at start. */
-  | { readonly kind: 'kms'; readonly ciphertext: string } | { readonly kind: 'kms-file'; readonly path: string };
+  | { readonly kind: 'kms'; readonly ciphertext: string; readonly kmsKeyId?: string }
+  | { readonly kind: 'kms-file'; readonly path: string; readonly kmsKeyId?: string };
 
 export type FhirAuthConfig =
   | { readonly kind: 'none' }
@@ -222,6 +223,7 @@ export const ENV_VARS = [
   'AUDIT_SINK',
   'AUDIT_LOG_GROUP',
   'AUDIT_LOG_STREAM',
+  'KMS_KEY_ID',
 ] as const;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
@@ -277,13 +279,16 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   if (keyProvider === 'kms') {
     const ciphertext = set(env, 'AUDIT_HMAC_KEY_CIPHERTEXT');
     const ciphertextFile = set(env, 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE');
+    const kmsKeyId = set(env, 'KMS_KEY_ID');
+    if (kmsKeyId !== undefined && !/^[!-~]{1,2048}$/.test(kmsKeyId)) problem('KMS_KEY_ID', 'must be a KMS key id, key ARN, alias name or alias ARN.');
+    const underKey = kmsKeyId === undefined ? {} : { kmsKeyId };
     if (keyHex !== undefined || keyFile !== undefined) problem('KEY_PROVIDER', 'is kms, so AUDIT_HMAC_KEY and AUDIT_HMAC_KEY_FILE must not be set: the key exists only as a KMS ciphertext.');
     else if ((ciphertext === undefined) === (ciphertextFile === undefined)) {
       problem('AUDIT_HMAC_KEY_CIPHERTEXT', 'or AUDIT_HMAC_KEY_CIPHERTEXT_FILE (exactly one) is required with KEY_PROVIDER=kms; make one with: hipaa-fhir-mcp keys create --kms-key-id <key>');
     } else if (ciphertext !== undefined) {
-      if (/^[A-Za-z0-9+/]+={0,2}$/.test(ciphertext.trim())) keySource = { kind: 'kms', ciphertext: ciphertext.trim() };
+      if (/^[A-Za-z0-9+/]+={0,2}$/.test(ciphertext.trim())) keySource = { kind: 'kms', ciphertext: ciphertext.trim(), ...underKey };
       else problem('AUDIT_HMAC_KEY_CIPHERTEXT', 'must be base64, as hipaa-fhir-mcp keys create prints it.');
-    } else keySource = { kind: 'kms-file', path: resolve(cwd, ciphertextFile as string) };
+    } else keySource = { kind: 'kms-file', path: resolve(cwd, ciphertextFile as string), ...underKey };
   } else if (keyProvider !== 'env') {
     problem('KEY_PROVIDER', 'must be env (AUDIT_HMAC_KEY or AUDIT_HMAC_KEY_FILE) or kms (AUDIT_HMAC_KEY_CIPHERTEXT[_FILE]).');
   } else if (keyHex !== undefined && keyFile !== undefined) {

@@ -31,12 +31,12 @@ export const loadKmsModules = async (): Promise<KmsModules | undefined> => {
  * The key from a KMS ciphertext, with the AWS SDK's standard configuration (AWS_REGION,
  * AWS_ENDPOINT_URL_KMS, the default credential chain). The KMS adapter is loaded only here.
  */
-const loadKmsKey = async (ciphertextBase64: string, variable: string): Promise<E.Either<ConfigProblem, HmacKey>> => {
+const loadKmsKey = async (ciphertextBase64: string, kmsKeyId: string | undefined, variable: string): Promise<E.Either<ConfigProblem, HmacKey>> => {
   const kms = await loadKmsModules();
   if (kms === undefined) return E.left({ variable: 'KEY_PROVIDER', problem: KMS_SDK_MISSING });
   const [{ KMSClient }, { makeKmsKeyProvider, KmsKeyError }] = kms;
   try {
-    const provider = await makeKmsKeyProvider({ kms: new KMSClient({}), ciphertext: Buffer.from(ciphertextBase64, 'base64') });
+    const provider = await makeKmsKeyProvider({ kms: new KMSClient({}), ciphertext: Buffer.from(ciphertextBase64, 'base64'), ...(kmsKeyId === undefined ? {} : { kmsKeyId }) });
     return E.right(provider.key);
   } catch (error) {
     if (error instanceof KmsKeyError) return E.left({ variable, problem: error.message });
@@ -47,11 +47,11 @@ const loadKmsKey = async (ciphertextBase64: string, variable: string): Promise<E
 /** Reads the key once, at start. */
 export const loadHmacKey = async (source: KeySource): Promise<E.Either<ConfigProblem, HmacKey>> => {
   if (source.kind === 'env') return E.right(fromHex(source.hex));
-  if (source.kind === 'kms') return loadKmsKey(source.ciphertext, 'AUDIT_HMAC_KEY_CIPHERTEXT');
+  if (source.kind === 'kms') return loadKmsKey(source.ciphertext, source.kmsKeyId, 'AUDIT_HMAC_KEY_CIPHERTEXT');
   if (source.kind === 'kms-file') {
     const text = await readFile(source.path, 'utf8').catch(() => undefined);
     if (text === undefined) return E.left({ variable: 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE', problem: 'cannot be read.' });
-    return loadKmsKey(text.trim(), 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE');
+    return loadKmsKey(text.trim(), source.kmsKeyId, 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE');
   }
   const variable = 'AUDIT_HMAC_KEY_FILE';
   try {
