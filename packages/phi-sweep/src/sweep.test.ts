@@ -71,15 +71,33 @@ describe('literal identifiers', () => {
     ]);
   });
 
-  it('finds them plain, URL-encoded and JSON-escaped', () => {
-    expect(encodedForms('Quiñonez-Arbo')).toStrictEqual(['Quiñonez-Arbo', 'Qui%C3%B1onez-Arbo']);
+  it('finds them plain, URL-encoded, JSON-escaped (also as \\uXXXX), base64 and as bare digits', () => {
+    expect(encodedForms('Quiñonez-Arbo').slice(0, 3)).toStrictEqual(['Quiñonez-Arbo', 'Qui%C3%B1onez-Arbo', 'Qui\\u00f1onez-Arbo']);
     const ids = identifiersOfBundle(bundle);
     const text = `GET /Patient?name=Qui%C3%B1onez-Arbo\n{"msg":"12 Main St"}\n{"n":"Zo\\u00eb Qui\\u00f1onez-Arbo"}`;
     expect(findIdentifiers(text, ids).map((f) => [f.label, f.line])).toStrictEqual([
+      ['name', 3],
       ['family-name', 1],
+      ['family-name', 3],
       ['address', 2],
     ]);
     expect(findIdentifiers(JSON.stringify({ n: 'say "pt-0001"' }), ids)).toHaveLength(1);
+    // An SSN, a phone number and a birth date without their separators, as whole tokens.
+    const bare = (v: string) => v.replaceAll('-', '');
+    expect(findIdentifiers(`ssn=${bare(ssn)} tel:${bare(phone)} dob ${bare(birthDate('2005'))}`, ids).map((f) => f.label)).toStrictEqual(['ssn', 'phone', 'birth-date']);
+    expect(findIdentifiers(`hash a0${bare(ssn)}ff`, ids)).toStrictEqual([]);
+  });
+
+  it('finds an identifier base64-encoded, alone or at any offset inside a longer base64 text', () => {
+    const ids = identifiersOfBundle(bundle);
+    const family = 'Quiñonez-Arbo';
+    expect(findIdentifiers(`Authorization: Basic ${Buffer.from(family).toString('base64')}`, ids).map((f) => f.label)).toStrictEqual(['family-name']);
+    for (const prefix of ['', 'x', 'xy', 'xyz', 'a much longer prefix, ']) {
+      const blob = Buffer.from(`${prefix}{"family":"${family}","given":"A"}`).toString('base64');
+      expect(findIdentifiers(`token=${blob}`, ids).map((f) => f.label), prefix).toContain('family-name');
+      expect(findIdentifiers(`token=${blob.replaceAll('+', '-').replaceAll('/', '_')}`, ids).map((f) => f.label), prefix).toContain('family-name');
+    }
+    expect(findIdentifiers(`token=${Buffer.from('nothing to see in here at all').toString('base64')}`, ids)).toStrictEqual([]);
   });
 
   it('counts whole tokens only: a postal code inside a hex hash or a UUID is chance, not a leak', () => {

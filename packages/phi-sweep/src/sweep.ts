@@ -1,5 +1,6 @@
 // Finds identifiers in text: by shape (SSN, US phone, email, MRN, a birth date under a birth-date
-// key) and by literal value (a given patient's id, names, SSN, phone…, also URL-encoded and JSON-escaped).
+// key) and by literal value (a given patient's id, names, SSN, phone…, also URL-encoded, JSON-escaped,
+// base64-encoded, or as bare digits).
 // A finding says where and what kind, never the matched text: sweep reports land in CI logs too.
 
 export type FindingKind = 'ssn' | 'us-phone' | 'email' | 'mrn' | 'birth-date' | 'identifier';
@@ -51,29 +52,64 @@ export interface Identifier {
   readonly value: string;
 }
 
-/** The forms in which a value can land in a sink: as is, URL-encoded, JSON-escaped. */
+/** A base64 run this short could be chance; longer ones name the value. */
+const MIN_BASE64_FRAGMENT = 12;
+
+/**
+ * The value base64-encoded (standard and URL-safe), also as it appears inside a longer base64 text:
+ * there it starts at byte offset 0, 1 or 2 of a 3-byte group, and only the characters that depend on
+ * the value's bytes alone are kept.
+ */
+const base64Forms = (value: string): string[] => {
+  const bytes = Buffer.from(value, 'utf8');
+  const forms: string[] = [bytes.toString('base64')];
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+    const first = [0, 2, 3][offset] as number; // characters mixed with the bytes before the value
+    const end = Math.floor((offset + bytes.length) / 3) * 4; // characters mixed with the bytes after it
+    const fragment = encoded.slice(first, end);
+    if (fragment.length >= MIN_BASE64_FRAGMENT) forms.push(fragment);
+  }
+  return forms.flatMap((form) => [form, form.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')]);
+};
+
+/**
+ * The forms in which a value can land in a sink: as is, URL-encoded, JSON-escaped (also with every
+ * non-ASCII character as \uXXXX), base64, and for a number written with separators (an SSN, a phone
+ * number) its digits alone.
+ */
 export const encodedForms = (value: string): string[] => {
-  const forms = new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]);
+  const json = JSON.stringify(value).slice(1, -1);
+  const asciiJson = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const digits = /^[\d\s().+-]+$/.test(value) ? value.replace(/\D/g, '') : '';
+  const forms = new Set([value, encodeURIComponent(value), json, asciiJson, ...(digits.length >= 7 ? [digits] : []), ...base64Forms(value)]);
   return [...forms].filter((form) => form !== '');
 };
 
 const ALPHANUMERIC = /[A-Za-z0-9]/;
+/** An alphanumeric form at least this long counts anywhere; a shorter one only as a whole token. */
+const DISTINCTIVE_LENGTH = 12;
 
 /**
- * Occurrences of any identifier (in any encoded form, in any case) in `text`. A purely alphanumeric value (a postal
- * code, a numeric id) counts only as a whole token: inside a hex hash or a UUID it is chance, not a
- * leak. Values with separators (SSNs, phones, names) count wherever they appear.
+ * Occurrences of any identifier (in any encoded form, in any case) in `text`. A short purely
+ * alphanumeric form (a postal code, a numeric id, an SSN's digits) counts only as a whole token:
+ * inside a hex hash or a UUID it is chance, not a leak. Forms with separators (SSNs, phones, names)
+ * and long ones (a base64 run) count wherever they appear.
  */
 export const findIdentifiers = (text: string, identifiers: readonly Identifier[]): Finding[] => {
   const findings: Finding[] = [];
   // Case does not hide an identifier: an upper-cased id or a name in capitals is still a leak.
   const folded = text.toLowerCase();
   for (const identifier of identifiers) {
+    const seen = new Set<number>(); // one finding per place, however many forms match there
     for (const form of new Set(encodedForms(identifier.value).map((f) => f.toLowerCase()))) {
-      const wholeTokenOnly = /^[a-z0-9]+$/.test(form);
+      const wholeTokenOnly = /^[a-z0-9]+$/.test(form) && form.length < DISTINCTIVE_LENGTH;
       for (let i = folded.indexOf(form); i !== -1; i = folded.indexOf(form, i + 1)) {
         const embedded = wholeTokenOnly && (ALPHANUMERIC.test(folded[i - 1] ?? '') || ALPHANUMERIC.test(folded[i + form.length] ?? ''));
-        if (!embedded) findings.push({ kind: 'identifier', label: identifier.label, ...position(folded, i) });
+        if (!embedded && !seen.has(i)) {
+          seen.add(i);
+          findings.push({ kind: 'identifier', label: identifier.label, ...position(folded, i) });
+        }
       }
     }
   }

@@ -202,7 +202,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   }
   await sandbox.close();
 
-  // 3. Sweep every sink for every identifier, in plain, URL-encoded and JSON-escaped forms.
+  // 3. Sweep every sink for every identifier, in plain, URL-encoded, JSON-escaped, base64 and bare-digit forms.
   const identifiers: Identifier[] = [
     ...bundles.flatMap((bundle) => identifiersOfBundle(bundle)),
     { label: 'bearer-token', value: token },
@@ -252,7 +252,7 @@ export const formatReport = (report: SuiteReport): string =>
   [
     `calls made: ${report.calls} (returned data: ${report.succeeded}; refused because the audit disk was full: ${report.failedClosed})`,
     `audit records written: ${report.records} (request ids not matching one-to-one: ${report.unmatchedRequestIds})`,
-    `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer token; the HMAC key), each plain, URL-encoded and JSON-escaped, plus identifier shapes`,
+    `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer token; the HMAC key), each plain, URL-encoded, JSON-escaped, base64-encoded and (SSN, phone, birth date) as bare digits, plus identifier shapes`,
     `stdout lines that were not JSON-RPC: ${report.nonProtocolStdout}`,
     '',
     '| sink | bytes swept | hits |',
