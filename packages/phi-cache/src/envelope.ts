@@ -4,12 +4,15 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
 
-/** Makes and unwraps data keys, each bound to one patient (the KMS EncryptionContext, or AAD locally). */
+/**
+ * Makes and unwraps data keys, each bound to one patient (the KMS EncryptionContext, or AAD locally).
+ * The source owns each plaintext key's lifetime: `use` runs with it and must not keep it.
+ */
 export interface DataKeySource {
-  /** A fresh 32-byte data key for this patient's entries, with the only form of it that may be stored. */
-  readonly generate: (patient: PatientIdHmac) => Promise<{ readonly plaintext: Uint8Array; readonly wrapped: Uint8Array }>;
-  /** The data key; rejects if `wrapped` was not made for this patient by this source. */
-  readonly unwrap: (wrapped: Uint8Array, patient: PatientIdHmac) => Promise<Uint8Array>;
+  /** Runs `use` with a data key for this patient's entries and the only form of it that may be stored. */
+  readonly withNewDataKey: <T>(patient: PatientIdHmac, use: (key: Uint8Array, wrapped: Uint8Array) => T) => Promise<T>;
+  /** Runs `use` with the unwrapped key; rejects if `wrapped` was not made for this patient by this source. */
+  readonly withDataKey: <T>(wrapped: Uint8Array, patient: PatientIdHmac, use: (key: Uint8Array) => T) => Promise<T>;
 }
 
 /** What binds a key or an entry to its patient; the same pair a KMS EncryptionContext carries. */
@@ -42,11 +45,22 @@ export const localDataKeySource = (masterKey: Uint8Array): DataKeySource => {
   if (masterKey.length !== KEY_BYTES) throw new RangeError(`The cache master key must be ${KEY_BYTES} bytes.`);
   const master = Uint8Array.from(masterKey);
   return {
-    generate: async (patient) => {
-      const plaintext = randomBytes(KEY_BYTES);
-      return { plaintext, wrapped: gcmSeal(master, patientContext(patient), plaintext) };
+    withNewDataKey: async (patient, use) => {
+      const key = randomBytes(KEY_BYTES);
+      try {
+        return use(key, gcmSeal(master, patientContext(patient), key));
+      } finally {
+        key.fill(0);
+      }
     },
-    unwrap: async (wrapped, patient) => gcmOpen(master, patientContext(patient), wrapped),
+    withDataKey: async (wrapped, patient, use) => {
+      const key = gcmOpen(master, patientContext(patient), wrapped);
+      try {
+        return use(key);
+      } finally {
+        key.fill(0);
+      }
+    },
   };
 };
 
@@ -54,20 +68,16 @@ export const localDataKeySource = (masterKey: Uint8Array): DataKeySource => {
 const MAGIC = Buffer.from('PHC1', 'ascii');
 const HEADER_BYTES = MAGIC.length + 2;
 
-/** An entry for `patient`: the plaintext sealed under a fresh data key, with that key wrapped. */
-export const sealEntry = async (source: DataKeySource, patient: PatientIdHmac, plaintext: Uint8Array): Promise<Buffer> => {
-  const dataKey = await source.generate(patient);
-  try {
+/** An entry for `patient`: the plaintext sealed under a data key, with that key wrapped. */
+export const sealEntry = (source: DataKeySource, patient: PatientIdHmac, plaintext: Uint8Array): Promise<Buffer> =>
+  source.withNewDataKey(patient, (key, wrapped) => {
     const header = Buffer.alloc(HEADER_BYTES);
     MAGIC.copy(header);
-    header.writeUInt16BE(dataKey.wrapped.length, MAGIC.length);
-    const bound = Buffer.concat([header, dataKey.wrapped]);
+    header.writeUInt16BE(wrapped.length, MAGIC.length);
+    const bound = Buffer.concat([header, wrapped]);
     // The AAD covers the header and the wrapped key too, so neither can be swapped under the body.
-    return Buffer.concat([bound, gcmSeal(dataKey.plaintext, Buffer.concat([bound, patientContext(patient)]), plaintext)]);
-  } finally {
-    dataKey.plaintext.fill(0);
-  }
-};
+    return Buffer.concat([bound, gcmSeal(key, Buffer.concat([bound, patientContext(patient)]), plaintext)]);
+  });
 
 /** The entry's plaintext, or undefined if it is not an intact entry made for `patient` by `source`. */
 export const openEntry = async (source: DataKeySource, patient: PatientIdHmac, entry: Uint8Array): Promise<Buffer | undefined> => {
@@ -76,13 +86,9 @@ export const openEntry = async (source: DataKeySource, patient: PatientIdHmac, e
   const boundEnd = HEADER_BYTES + bytes.readUInt16BE(MAGIC.length);
   if (bytes.length < boundEnd + IV_BYTES + TAG_BYTES) return undefined;
   const bound = bytes.subarray(0, boundEnd);
-  let dataKey: Uint8Array | undefined;
   try {
-    dataKey = await source.unwrap(bound.subarray(HEADER_BYTES), patient);
-    return gcmOpen(dataKey, Buffer.concat([bound, patientContext(patient)]), bytes.subarray(boundEnd));
+    return await source.withDataKey(bound.subarray(HEADER_BYTES), patient, (key) => gcmOpen(key, Buffer.concat([bound, patientContext(patient)]), bytes.subarray(boundEnd)));
   } catch {
-    return undefined;
-  } finally {
-    dataKey?.fill(0);
+    return undefined; // a wrong patient, a changed byte, another key, or the key source failing
   }
 };

@@ -1,3 +1,6 @@
-// @hipaa-fhir-mcp/phi-cache: envelope encryption for cached PHI, bound to the patient's HMAC.
-// The cache store, its TTL and the KMS data-key source build on these (issue 7, in progress).
+// @hipaa-fhir-mcp/phi-cache: envelope encryption for cached PHI, bound to the patient's HMAC, with
+// local or KMS data keys and bounded data-key reuse. The cache store and its wiring build on these
+// (issue 7, in progress).
+export { type DataKeyReuseLimits, reusingDataKeys } from './dataKeyReuse.js';
 export { type DataKeySource, localDataKeySource, openEntry, patientContext, sealEntry } from './envelope.js';
+export { kmsDataKeySource } from './kmsDataKeySource.js';

@@ -1,0 +1,73 @@
+// Data-key reuse stays within its bounds (age, uses, keys held), never crosses patients, and still
+// fails closed on an entry that is not the patient's.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hmacKeyId, hmacPatientId } from '@hipaa-fhir-mcp/core';
+import { reusingDataKeys } from './dataKeyReuse.js';
+import { type DataKeySource, localDataKeySource, openEntry, sealEntry } from './envelope.js';
+
+const hmacKeyBytes = randomBytes(32);
+const hmacKey = { id: hmacKeyId(hmacKeyBytes), bytes: hmacKeyBytes };
+const alice = hmacPatientId(hmacKey, 'synthetic-patient-a');
+const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
+const resource = Buffer.from('{"resourceType":"Observation","id":"obs-1"}');
+
+/** A local source that counts how often it is asked, as KMS would bill. */
+const counted = () => {
+  const inner = localDataKeySource(randomBytes(32));
+  const calls = { generate: 0, unwrap: 0 };
+  const source: DataKeySource = {
+    withNewDataKey: (patient, use) => {
+      calls.generate++;
+      return inner.withNewDataKey(patient, use);
+    },
+    withDataKey: (wrapped, patient, use) => {
+      calls.unwrap++;
+      return inner.withDataKey(wrapped, patient, use);
+    },
+  };
+  return { source, calls };
+};
+
+describe('data-key reuse', () => {
+  it('seals and opens many entries of one patient with one data key, within the use bound', async () => {
+    const { source, calls } = counted();
+    const reusing = reusingDataKeys(source, { maxAgeMs: 60_000, maxUses: 25 });
+    const entries = await Promise.all(Array.from({ length: 100 }, () => sealEntry(reusing, alice, resource)));
+    expect(calls.generate).toBe(4); // 100 entries / 25 uses per key
+    for (const entry of entries) expect(await openEntry(reusing, alice, entry)).toStrictEqual(resource);
+    expect(calls.unwrap).toBe(4); // one per distinct wrapped key
+    reusing.forget();
+    expect(await openEntry(reusing, alice, entries[0] as Buffer)).toStrictEqual(resource);
+    expect(calls.unwrap).toBe(5); // forgotten: asked again
+  });
+
+  it('fetches a fresh key once the held one is too old, and holds a bounded number of keys', async () => {
+    const { source, calls } = counted();
+    let clock = 0;
+    const reusing = reusingDataKeys(source, { maxAgeMs: 1_000, maxUses: 1_000, maxKeys: 2, now: () => clock });
+    await sealEntry(reusing, alice, resource);
+    clock = 999;
+    await sealEntry(reusing, alice, resource);
+    expect(calls.generate).toBe(1);
+    clock = 1_000;
+    await sealEntry(reusing, alice, resource);
+    expect(calls.generate).toBe(2);
+    // Two keys held at most: sealing for bob and a third name evicts alice's.
+    await sealEntry(reusing, bob, resource);
+    await sealEntry(reusing, hmacPatientId(hmacKey, 'synthetic-patient-c'), resource);
+    await sealEntry(reusing, alice, resource);
+    expect(calls.generate).toBe(5);
+  });
+
+  it("never lends one patient's key to another, and still refuses an entry opened as another patient's", async () => {
+    const { source, calls } = counted();
+    const reusing = reusingDataKeys(source, { maxAgeMs: 60_000, maxUses: 100 });
+    const forAlice = await sealEntry(reusing, alice, resource);
+    const forBob = await sealEntry(reusing, bob, resource);
+    expect(calls.generate).toBe(2);
+    expect(forAlice.subarray(6, 6 + forAlice.readUInt16BE(4)).equals(forBob.subarray(6, 6 + forBob.readUInt16BE(4)))).toBe(false);
+    expect(await openEntry(reusing, alice, forAlice)).toStrictEqual(resource); // alice's key now held
+    expect(await openEntry(reusing, bob, forAlice)).toBeUndefined();
+  });
+});

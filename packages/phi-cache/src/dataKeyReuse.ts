@@ -1,0 +1,76 @@
+// Data-key reuse, as the AWS Encryption SDK's caching does: a plaintext data key serves one patient's
+// entries for a bounded time and number of uses, in memory only, so that KMS is not called per entry.
+import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import type { DataKeySource } from './envelope.js';
+
+export interface DataKeyReuseLimits {
+  /** How long a plaintext data key stays in memory. */
+  readonly maxAgeMs: number;
+  /** How many entries one data key may seal or open before a fresh one is fetched. */
+  readonly maxUses: number;
+  /** Keys held at most (the oldest go first). Default 1,000. */
+  readonly maxKeys?: number;
+  readonly now?: () => number;
+}
+
+interface HeldKey {
+  readonly key: Uint8Array;
+  readonly wrapped: Uint8Array;
+  readonly since: number;
+  uses: number;
+}
+
+/** `source` with its data keys reused within `limits`; `forget` wipes every held key. */
+export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimits): DataKeySource & { readonly forget: () => void } => {
+  const now = limits.now ?? Date.now;
+  const maxKeys = limits.maxKeys ?? 1_000;
+  // Keyed by patient (for sealing) and by patient + wrapped key (for opening): never across patients.
+  const held = new Map<string, HeldKey>();
+
+  const drop = (name: string): void => {
+    held.get(name)?.key.fill(0);
+    held.delete(name);
+  };
+  const usable = (name: string): HeldKey | undefined => {
+    const entry = held.get(name);
+    if (entry !== undefined && (now() - entry.since >= limits.maxAgeMs || entry.uses >= limits.maxUses)) drop(name);
+    return held.get(name);
+  };
+  const hold = (name: string, key: Uint8Array, wrapped: Uint8Array): void => {
+    drop(name);
+    while (held.size >= maxKeys) drop(held.keys().next().value as string);
+    held.set(name, { key: Uint8Array.from(key), wrapped: Uint8Array.from(wrapped), since: now(), uses: 0 });
+  };
+  // One fetch per name at a time; concurrent callers wait for it instead of each asking the source.
+  const inflight = new Map<string, Promise<unknown>>();
+  const fetchOnce = (name: string, fetch: () => Promise<unknown>): Promise<unknown> => {
+    const running = inflight.get(name) ?? fetch().finally(() => inflight.delete(name));
+    inflight.set(name, running);
+    return running;
+  };
+  // Look up and use with no await in between, so a key is never wiped while it is being used.
+  const withHeld = async <T>(name: string, fetch: () => Promise<unknown>, use: (entry: HeldKey) => T): Promise<T> => {
+    for (;;) {
+      const entry = usable(name);
+      if (entry !== undefined) {
+        entry.uses += 1;
+        return use(entry);
+      }
+      await fetchOnce(name, fetch);
+    }
+  };
+
+  return {
+    withNewDataKey: (patient: PatientIdHmac, use) => {
+      const name = `seal:${patient}`;
+      return withHeld(name, () => source.withNewDataKey(patient, (key, wrapped) => hold(name, key, wrapped)), (entry) => use(entry.key, entry.wrapped));
+    },
+    withDataKey: (wrapped, patient, use) => {
+      const name = `open:${patient}:${Buffer.from(wrapped).toString('base64')}`;
+      return withHeld(name, () => source.withDataKey(wrapped, patient, (key) => hold(name, key, wrapped)), (entry) => use(entry.key));
+    },
+    forget: () => {
+      for (const name of [...held.keys()]) drop(name);
+    },
+  };
+};

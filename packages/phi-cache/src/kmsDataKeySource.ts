@@ -1,0 +1,32 @@
+// Data keys from AWS KMS: GenerateDataKey and Decrypt under the EncryptionContext
+// {patient_id_hmac: <hmac>}, so CloudTrail's KMS log, the cache and the audit trail line up per patient
+// by the HMAC alone, and a key unwrapped for the wrong patient fails inside KMS.
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import type { DataKeySource } from './envelope.js';
+
+const contextOf = (patient: PatientIdHmac): Record<string, string> => ({ patient_id_hmac: patient });
+
+const using = <T>(key: Uint8Array | undefined, use: (key: Uint8Array) => T): T => {
+  if (key === undefined || key.length !== 32) throw new Error('KMS returned no 32-byte data key');
+  try {
+    return use(key);
+  } finally {
+    key.fill(0);
+  }
+};
+
+export const kmsDataKeySource = async (config: { readonly kms: KMSClient; readonly kmsKeyId: string }): Promise<DataKeySource> => {
+  const { DecryptCommand, GenerateDataKeyCommand } = await import('@aws-sdk/client-kms');
+  return {
+    withNewDataKey: async (patient, use) => {
+      const { Plaintext, CiphertextBlob } = await config.kms.send(new GenerateDataKeyCommand({ KeyId: config.kmsKeyId, KeySpec: 'AES_256', EncryptionContext: contextOf(patient) }));
+      if (CiphertextBlob === undefined) throw new Error('KMS returned no wrapped data key');
+      return using(Plaintext, (key) => use(key, CiphertextBlob));
+    },
+    withDataKey: async (wrapped, patient, use) => {
+      const { Plaintext } = await config.kms.send(new DecryptCommand({ CiphertextBlob: wrapped, KeyId: config.kmsKeyId, EncryptionContext: contextOf(patient) }));
+      return using(Plaintext, use);
+    },
+  };
+};
