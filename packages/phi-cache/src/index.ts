@@ -3,4 +3,5 @@
 // (issue 7, in progress).
 export { type DataKeyReuseLimits, reusingDataKeys } from './dataKeyReuse.js';
 export { type DataKeySource, localDataKeySource, openEntry, patientContext, sealEntry } from './envelope.js';
+export { type FileCacheStore, type FileCacheStoreConfig, makeFileCacheStore } from './fileCacheStore.js';
 export { kmsDataKeySource } from './kmsDataKeySource.js';

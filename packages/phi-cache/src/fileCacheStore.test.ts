@@ -1,0 +1,70 @@
+// The file store: 0600 files in a 0700 directory named by HMACs only, nothing served past its TTL,
+// expired and leftover files removed at start, the size bound kept by removing the oldest.
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeFileCacheStore } from './fileCacheStore.js';
+
+const hmacKey = randomBytes(32);
+const hmac = (text: string) => createHmac('sha256', hmacKey).update(text).digest('hex');
+const nameOf = (n: number) => `${hmac('synthetic-patient-a')}.${hmac(`search_observations|code-${n}`)}`;
+const newDir = async () => join(await mkdtemp(join(tmpdir(), 'phi-cache-')), 'cache');
+
+describe('file cache store', () => {
+  it('stores each entry in a 0600 file, named by HMACs only, inside a 0700 directory', async () => {
+    const dir = await newDir();
+    const store = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
+    await store.put(nameOf(1), Buffer.from('sealed-bytes'));
+    expect(await store.get(nameOf(1))).toStrictEqual(Buffer.from('sealed-bytes'));
+    expect(await store.get(nameOf(2))).toBeUndefined();
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    const files = await readdir(dir);
+    expect(files).toStrictEqual([`${nameOf(1)}.phc`]);
+    expect((await stat(join(dir, files[0] as string))).mode & 0o777).toBe(0o600);
+    await expect(store.put('synthetic-patient-a', Buffer.from('x'))).rejects.toThrow(TypeError);
+    store.close();
+  });
+
+  it('never serves an entry past its TTL, and removes it', async () => {
+    let clock = Date.now();
+    const store = await makeFileCacheStore({ dir: await newDir(), ttlMs: 1_000, maxBytes: 1_000_000, now: () => clock });
+    await store.put(nameOf(1), Buffer.from('sealed'));
+    clock += 999;
+    expect(await store.get(nameOf(1))).toStrictEqual(Buffer.from('sealed'));
+    clock += 1;
+    expect(await store.get(nameOf(1))).toBeUndefined();
+    clock -= 1_000;
+    expect(await store.get(nameOf(1))).toBeUndefined(); // gone, not merely hidden
+    store.close();
+  });
+
+  it('at start removes expired entries and leftover temporary files, and keeps the rest', async () => {
+    const dir = await newDir();
+    const first = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
+    await first.put(nameOf(1), Buffer.from('old'));
+    await first.put(nameOf(2), Buffer.from('fresh'));
+    first.close();
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, `${nameOf(1)}.phc`), hourAgo, hourAgo);
+    await writeFile(join(dir, '.tmp-0123456789abcdef'), 'torn');
+    const second = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
+    expect(await readdir(dir)).toStrictEqual([`${nameOf(2)}.phc`]);
+    expect(await second.get(nameOf(2))).toStrictEqual(Buffer.from('fresh'));
+    await second.purge();
+    expect(await readdir(dir)).toStrictEqual([]);
+    expect(await second.get(nameOf(2))).toBeUndefined();
+    second.close();
+  });
+
+  it('keeps within its size bound by removing the oldest entries', async () => {
+    const dir = await newDir();
+    const store = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000 });
+    for (let n = 1; n <= 5; n++) await store.put(nameOf(n), randomBytes(300));
+    expect((await readdir(dir)).sort()).toStrictEqual([3, 4, 5].map((n) => `${nameOf(n)}.phc`).sort());
+    expect(await store.get(nameOf(1))).toBeUndefined();
+    expect(await store.get(nameOf(5))).toHaveLength(300);
+    store.close();
+  });
+});
