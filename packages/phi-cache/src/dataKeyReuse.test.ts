@@ -58,6 +58,7 @@ describe('data-key reuse', () => {
     await sealEntry(reusing, hmacPatientId(hmacKey, 'synthetic-patient-c'), resource);
     await sealEntry(reusing, alice, resource);
     expect(calls.generate).toBe(5);
+    expect(() => reusingDataKeys(source, { maxAgeMs: 1_000, maxUses: 0 })).toThrow(RangeError);
   });
 
   it("never lends one patient's key to another, and still refuses an entry opened as another patient's", async () => {

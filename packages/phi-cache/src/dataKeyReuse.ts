@@ -4,7 +4,7 @@ import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
 import type { DataKeySource } from './envelope.js';
 
 export interface DataKeyReuseLimits {
-  /** How long a plaintext data key stays in memory. */
+  /** How long a plaintext data key stays in memory; at least 1,000 ms. */
   readonly maxAgeMs: number;
   /** How many entries one data key may seal or open before a fresh one is fetched. */
   readonly maxUses: number;
@@ -22,10 +22,14 @@ interface HeldKey {
 
 /** `source` with its data keys reused within `limits`; `forget` wipes every held key. */
 export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimits): DataKeySource & { readonly forget: () => void } => {
+  if (!(limits.maxAgeMs >= 1_000 && limits.maxUses >= 1 && (limits.maxKeys ?? 1) >= 1)) {
+    throw new RangeError('Data-key reuse needs maxAgeMs of at least 1,000 and maxUses and maxKeys of at least 1.');
+  }
   const now = limits.now ?? Date.now;
   const maxKeys = limits.maxKeys ?? 1_000;
   // Keyed by patient (for sealing) and by patient + wrapped key (for opening): never across patients.
   const held = new Map<string, HeldKey>();
+  let crowdedOut = 0; // keys removed to stay within maxKeys
 
   const drop = (name: string): void => {
     held.get(name)?.key.fill(0);
@@ -38,7 +42,10 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
   };
   const hold = (name: string, key: Uint8Array, wrapped: Uint8Array): void => {
     drop(name);
-    while (held.size >= maxKeys) drop(held.keys().next().value as string);
+    while (held.size >= maxKeys) {
+      drop(held.keys().next().value as string);
+      crowdedOut += 1;
+    }
     held.set(name, { key: Uint8Array.from(key), wrapped: Uint8Array.from(wrapped), since: now(), uses: 0 });
   };
   // One fetch per name at a time; concurrent callers wait for it instead of each asking the source.
@@ -50,13 +57,17 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
   };
   // Look up and use with no await in between, so a key is never wiped while it is being used.
   const withHeld = async <T>(name: string, fetch: () => Promise<unknown>, use: (entry: HeldKey) => T): Promise<T> => {
-    for (;;) {
+    // Each fetch adds uses that some caller spends, so waiting again makes progress; a key evicted
+    // before it could be used at all (other names' keys crowding it out) fails the call instead.
+    for (let evicted = 0; ; ) {
       const entry = usable(name);
       if (entry !== undefined) {
         entry.uses += 1;
         return use(entry);
       }
+      const crowdedBefore = crowdedOut;
       await fetchOnce(name, fetch);
+      if (!held.has(name) && crowdedOut > crowdedBefore && ++evicted >= 2) throw new Error('A data key could not be held for use.');
     }
   };
 
