@@ -2,7 +2,7 @@
 // fails closed on an entry that is not the patient's.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacKeyId, hmacPatientId } from '@hipaa-fhir-mcp/core';
+import { hmacKeyId, hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
 import { reusingDataKeys } from './dataKeyReuse.js';
 import { type DataKeySource, localDataKeySource, openEntry, sealEntry } from './envelope.js';
 
@@ -10,6 +10,10 @@ const hmacKeyBytes = randomBytes(32);
 const hmacKey = { id: hmacKeyId(hmacKeyBytes), bytes: hmacKeyBytes };
 const alice = hmacPatientId(hmacKey, 'synthetic-patient-a');
 const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
+const NOW = Date.now();
+const LATER = NOW + 60_000;
+const SLOT = 'a'.repeat(64);
+const at = (patient: PatientIdHmac, slot = SLOT) => ({ patient, slot });
 const resource = Buffer.from('{"resourceType":"Observation","id":"obs-1"}');
 
 /** A local source that counts how often it is asked, as KMS would bill. */
@@ -33,12 +37,12 @@ describe('data-key reuse', () => {
   it('seals and opens many entries of one patient with one data key, within the use bound', async () => {
     const { source, calls } = counted();
     const reusing = reusingDataKeys(source, { maxAgeMs: 60_000, maxUses: 25 });
-    const entries = await Promise.all(Array.from({ length: 100 }, () => sealEntry(reusing, alice, resource)));
+    const entries = await Promise.all(Array.from({ length: 100 }, () => sealEntry(reusing, at(alice), resource, LATER)));
     expect(calls.generate).toBe(4); // 100 entries / 25 uses per key
-    for (const entry of entries) expect(await openEntry(reusing, alice, entry)).toStrictEqual(resource);
+    for (const entry of entries) expect(await openEntry(reusing, at(alice), entry, NOW)).toStrictEqual(resource);
     expect(calls.unwrap).toBe(4); // one per distinct wrapped key
     reusing.forget();
-    expect(await openEntry(reusing, alice, entries[0] as Buffer)).toStrictEqual(resource);
+    expect(await openEntry(reusing, at(alice), entries[0] as Buffer, NOW)).toStrictEqual(resource);
     expect(calls.unwrap).toBe(5); // forgotten: asked again
   });
 
@@ -46,29 +50,42 @@ describe('data-key reuse', () => {
     const { source, calls } = counted();
     let clock = 0;
     const reusing = reusingDataKeys(source, { maxAgeMs: 1_000, maxUses: 1_000, maxKeys: 2, now: () => clock });
-    await sealEntry(reusing, alice, resource);
+    await sealEntry(reusing, at(alice), resource, LATER);
     clock = 999;
-    await sealEntry(reusing, alice, resource);
+    await sealEntry(reusing, at(alice), resource, LATER);
     expect(calls.generate).toBe(1);
     clock = 1_000;
-    await sealEntry(reusing, alice, resource);
+    await sealEntry(reusing, at(alice), resource, LATER);
     expect(calls.generate).toBe(2);
     // Two keys held at most: sealing for bob and a third name evicts alice's.
-    await sealEntry(reusing, bob, resource);
-    await sealEntry(reusing, hmacPatientId(hmacKey, 'synthetic-patient-c'), resource);
-    await sealEntry(reusing, alice, resource);
+    await sealEntry(reusing, at(bob), resource, LATER);
+    await sealEntry(reusing, at(hmacPatientId(hmacKey, 'synthetic-patient-c')), resource, LATER);
+    await sealEntry(reusing, at(alice), resource, LATER);
     expect(calls.generate).toBe(5);
-    expect(() => reusingDataKeys(source, { maxAgeMs: 1_000, maxUses: 0 })).toThrow(RangeError);
+    for (const bad of [{ maxUses: 0 }, { maxUses: Number.POSITIVE_INFINITY }, { maxAgeMs: Number.NaN }, { maxAgeMs: 10 }]) {
+      expect(() => reusingDataKeys(source, { maxAgeMs: 1_000, maxUses: 10, ...bad })).toThrow(RangeError);
+    }
+  });
+
+  it('wipes a held key once it is too old, even if its patient is never asked for again', async () => {
+    const { source } = counted();
+    let clock = 0;
+    const reusing = reusingDataKeys(source, { maxAgeMs: 1_000, maxUses: 1_000, now: () => clock });
+    const aliceKey = await reusing.withNewDataKey(alice, (key) => key); // the held key itself, to inspect
+    expect(aliceKey.some((b) => b !== 0)).toBe(true);
+    clock = 1_000;
+    await sealEntry(reusing, at(bob), resource, LATER);
+    expect(aliceKey.every((b) => b === 0)).toBe(true);
   });
 
   it("never lends one patient's key to another, and still refuses an entry opened as another patient's", async () => {
     const { source, calls } = counted();
     const reusing = reusingDataKeys(source, { maxAgeMs: 60_000, maxUses: 100 });
-    const forAlice = await sealEntry(reusing, alice, resource);
-    const forBob = await sealEntry(reusing, bob, resource);
+    const forAlice = await sealEntry(reusing, at(alice), resource, LATER);
+    const forBob = await sealEntry(reusing, at(bob), resource, LATER);
     expect(calls.generate).toBe(2);
-    expect(forAlice.subarray(6, 6 + forAlice.readUInt16BE(4)).equals(forBob.subarray(6, 6 + forBob.readUInt16BE(4)))).toBe(false);
-    expect(await openEntry(reusing, alice, forAlice)).toStrictEqual(resource); // alice's key now held
-    expect(await openEntry(reusing, bob, forAlice)).toBeUndefined();
+    expect(forAlice.subarray(14, 14 + forAlice.readUInt16BE(12)).equals(forBob.subarray(14, 14 + forBob.readUInt16BE(12)))).toBe(false);
+    expect(await openEntry(reusing, at(alice), forAlice, NOW)).toStrictEqual(resource); // alice's key now held
+    expect(await openEntry(reusing, at(bob), forAlice, NOW)).toBeUndefined();
   });
 });

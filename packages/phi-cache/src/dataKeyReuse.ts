@@ -1,7 +1,7 @@
 // Data-key reuse, as the AWS Encryption SDK's caching does: a plaintext data key serves one patient's
 // entries for a bounded time and number of uses, in memory only, so that KMS is not called per entry.
 import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
-import type { DataKeySource } from './envelope.js';
+import { type DataKeySource, finishedWithKey } from './envelope.js';
 
 export interface DataKeyReuseLimits {
   /** How long a plaintext data key stays in memory; at least 1,000 ms. */
@@ -22,8 +22,10 @@ interface HeldKey {
 
 /** `source` with its data keys reused within `limits`; `forget` wipes every held key. */
 export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimits): DataKeySource & { readonly forget: () => void } => {
-  if (!(limits.maxAgeMs >= 1_000 && limits.maxUses >= 1 && (limits.maxKeys ?? 1) >= 1)) {
-    throw new RangeError('Data-key reuse needs maxAgeMs of at least 1,000 and maxUses and maxKeys of at least 1.');
+  // Bounded above too: random 96-bit IVs stay within NIST's collision bound for 2^32 uses of one key.
+  const within = (value: number | undefined, low: number, high: number) => value === undefined || (Number.isInteger(value) && value >= low && value <= high);
+  if (!within(limits.maxAgeMs, 1_000, 86_400_000) || !within(limits.maxUses, 1, 2 ** 32) || !within(limits.maxKeys, 1, 1_000_000)) {
+    throw new RangeError('Data-key reuse needs maxAgeMs from 1,000 to 86,400,000, maxUses from 1 to 2^32, maxKeys from 1 to 1,000,000 (integers).');
   }
   const now = limits.now ?? Date.now;
   const maxKeys = limits.maxKeys ?? 1_000;
@@ -35,9 +37,15 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
     held.get(name)?.key.fill(0);
     held.delete(name);
   };
+  const tooOld = (entry: HeldKey): boolean => now() - entry.since >= limits.maxAgeMs;
   const usable = (name: string): HeldKey | undefined => {
+    // The map is in the order keys were held, so the expired ones are at its front: wipe them all.
+    for (const [oldest, entry] of held) {
+      if (!tooOld(entry)) break;
+      drop(oldest);
+    }
     const entry = held.get(name);
-    if (entry !== undefined && (now() - entry.since >= limits.maxAgeMs || entry.uses >= limits.maxUses)) drop(name);
+    if (entry !== undefined && entry.uses >= limits.maxUses) drop(name);
     return held.get(name);
   };
   const hold = (name: string, key: Uint8Array, wrapped: Uint8Array): void => {
@@ -63,7 +71,7 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
       const entry = usable(name);
       if (entry !== undefined) {
         entry.uses += 1;
-        return use(entry);
+        return finishedWithKey(use(entry));
       }
       const crowdedBefore = crowdedOut;
       await fetchOnce(name, fetch);
@@ -80,6 +88,7 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
       const name = `open:${patient}:${Buffer.from(wrapped).toString('base64')}`;
       return withHeld(name, () => source.withDataKey(wrapped, patient, (key) => hold(name, key, wrapped)), (entry) => use(entry.key));
     },
+    // Held keys are also wiped on the next call after they expire; `forget` wipes them at once.
     forget: () => {
       for (const name of [...held.keys()]) drop(name);
     },

@@ -2,7 +2,7 @@
 // patient, another master key, or a truncated entry opens to undefined — never to data.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacKeyId, hmacPatientId } from '@hipaa-fhir-mcp/core';
+import { hmacKeyId, hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
 import { localDataKeySource, openEntry, sealEntry } from './envelope.js';
 
 const hmacKeyBytes = randomBytes(32);
@@ -10,48 +10,67 @@ const hmacKey = { id: hmacKeyId(hmacKeyBytes), bytes: hmacKeyBytes };
 const alice = hmacPatientId(hmacKey, 'synthetic-patient-a');
 const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
 const source = localDataKeySource(randomBytes(32));
+const NOW = Date.now();
+const LATER = NOW + 60_000;
+const SLOT = 'a'.repeat(64);
+const at = (patient: PatientIdHmac, slot = SLOT) => ({ patient, slot });
 const resource = Buffer.from(JSON.stringify({ resourceType: 'Observation', id: 'obs-1', valueQuantity: { value: 72, unit: '/min' } }));
 
 describe('envelope encryption', () => {
   it('opens what it sealed, and the entry holds neither the plaintext nor the patient HMAC', async () => {
-    const entry = await sealEntry(source, alice, resource);
-    expect(await openEntry(source, alice, entry)).toStrictEqual(resource);
+    const entry = await sealEntry(source, at(alice), resource, LATER);
+    expect(await openEntry(source, at(alice), entry, NOW)).toStrictEqual(resource);
     expect(entry.includes(resource)).toBe(false);
     expect(entry.includes(Buffer.from('Observation'))).toBe(false);
     expect(entry.includes(Buffer.from(alice))).toBe(false);
     // A fresh data key and IV each time: equal plaintexts give unrelated entries.
-    expect((await sealEntry(source, alice, resource)).equals(entry)).toBe(false);
+    expect((await sealEntry(source, at(alice), resource, LATER)).equals(entry)).toBe(false);
   });
 
   it('refuses an entry with any one byte changed: header, wrapped key, IV, tag or ciphertext', async () => {
-    const entry = await sealEntry(source, alice, resource);
+    const entry = await sealEntry(source, at(alice), resource, LATER);
     for (let i = 0; i < entry.length; i++) {
       const tampered = Buffer.from(entry);
       tampered[i] = (tampered[i] as number) ^ 0x01;
-      expect(await openEntry(source, alice, tampered), `byte ${i}`).toBeUndefined();
+      expect(await openEntry(source, at(alice), tampered, NOW), `byte ${i}`).toBeUndefined();
     }
   });
 
   it("refuses an entry opened as another patient's, or whose wrapped key was made for another patient", async () => {
-    const forAlice = await sealEntry(source, alice, resource);
-    const forBob = await sealEntry(source, bob, resource);
-    expect(await openEntry(source, bob, forAlice)).toBeUndefined();
+    const forAlice = await sealEntry(source, at(alice), resource, LATER);
+    const forBob = await sealEntry(source, at(bob), resource, LATER);
+    expect(await openEntry(source, at(bob), forAlice, NOW)).toBeUndefined();
     // Bob's wrapped key spliced into Alice's entry (same length, so the layout still parses).
-    const wrappedEnd = 6 + forAlice.readUInt16BE(4);
-    const spliced = Buffer.concat([forAlice.subarray(0, 6), forBob.subarray(6, wrappedEnd), forAlice.subarray(wrappedEnd)]);
+    const wrappedEnd = 14 + forAlice.readUInt16BE(12);
+    const spliced = Buffer.concat([forAlice.subarray(0, 14), forBob.subarray(14, wrappedEnd), forAlice.subarray(wrappedEnd)]);
     expect(spliced.length).toBe(forAlice.length);
-    expect(await openEntry(source, alice, spliced)).toBeUndefined();
-    expect(await openEntry(source, bob, spliced)).toBeUndefined();
+    expect(await openEntry(source, at(alice), spliced, NOW)).toBeUndefined();
+    expect(await openEntry(source, at(bob), spliced, NOW)).toBeUndefined();
   });
 
   it('refuses an entry under another master key, and any truncated or foreign bytes', async () => {
-    const entry = await sealEntry(source, alice, resource);
-    expect(await openEntry(localDataKeySource(randomBytes(32)), alice, entry)).toBeUndefined();
-    for (const length of [0, 3, 6, 20, 6 + entry.readUInt16BE(4) + 27, entry.length - 1]) {
-      expect(await openEntry(source, alice, entry.subarray(0, length)), `length ${length}`).toBeUndefined();
+    const entry = await sealEntry(source, at(alice), resource, LATER);
+    expect(await openEntry(localDataKeySource(randomBytes(32)), at(alice), entry, NOW)).toBeUndefined();
+    for (const length of [0, 3, 14, 20, 14 + entry.readUInt16BE(12) + 27, entry.length - 1]) {
+      expect(await openEntry(source, at(alice), entry.subarray(0, length), NOW), `length ${length}`).toBeUndefined();
     }
-    expect(await openEntry(source, alice, Buffer.concat([entry, Buffer.from([0])]))).toBeUndefined();
-    expect(await openEntry(source, alice, Buffer.from('{"resourceType":"Patient"}'))).toBeUndefined();
+    expect(await openEntry(source, at(alice), Buffer.concat([entry, Buffer.from([0])]), NOW)).toBeUndefined();
+    expect(await openEntry(source, at(alice), Buffer.from('{"resourceType":"Patient"}'), NOW)).toBeUndefined();
     expect(() => localDataKeySource(randomBytes(16))).toThrow(RangeError);
+  });
+
+  it('refuses an entry moved to another slot of the same patient, or opened after its expiry', async () => {
+    const entry = await sealEntry(source, at(alice), resource, LATER);
+    expect(await openEntry(source, at(alice, 'b'.repeat(64)), entry, NOW)).toBeUndefined();
+    expect(await openEntry(source, at(alice), entry, LATER - 1)).toStrictEqual(resource);
+    expect(await openEntry(source, at(alice), entry, LATER)).toBeUndefined();
+    // An expiry pushed later in the header fails the AAD.
+    const extended = Buffer.from(entry);
+    extended.writeBigUInt64BE(BigInt(LATER + 3_600_000), 4);
+    expect(await openEntry(source, at(alice), extended, LATER)).toBeUndefined();
+  });
+
+  it('refuses a use of a data key that would outlive it', async () => {
+    await expect(source.withNewDataKey(alice, async (key) => key)).rejects.toThrow(/synchronously/);
   });
 });

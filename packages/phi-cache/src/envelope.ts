@@ -18,6 +18,21 @@ export interface DataKeySource {
 /** What binds a key or an entry to its patient; the same pair a KMS EncryptionContext carries. */
 export const patientContext = (patient: PatientIdHmac): Buffer => Buffer.from(`patient_id_hmac=${patient}`, 'utf8');
 
+/** `result`, if `use` finished with the key; a promise means it may still be using a wiped key. */
+export const finishedWithKey = <T>(result: T): T => {
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') throw new TypeError('A data key must be used synchronously: it may be wiped once use returns.');
+  return result;
+};
+
+/** Runs `use` with a key that is wiped right after. */
+export const useThenWipe = <T>(key: Uint8Array, use: (key: Uint8Array) => T): T => {
+  try {
+    return finishedWithKey(use(key));
+  } finally {
+    key.fill(0);
+  }
+};
+
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
@@ -47,48 +62,56 @@ export const localDataKeySource = (masterKey: Uint8Array): DataKeySource => {
   return {
     withNewDataKey: async (patient, use) => {
       const key = randomBytes(KEY_BYTES);
-      try {
-        return use(key, gcmSeal(master, patientContext(patient), key));
-      } finally {
-        key.fill(0);
-      }
+      const wrapped = gcmSeal(master, patientContext(patient), key);
+      return useThenWipe(key, (k) => use(k, wrapped));
     },
-    withDataKey: async (wrapped, patient, use) => {
-      const key = gcmOpen(master, patientContext(patient), wrapped);
-      try {
-        return use(key);
-      } finally {
-        key.fill(0);
-      }
-    },
+    withDataKey: async (wrapped, patient, use) => useThenWipe(gcmOpen(master, patientContext(patient), wrapped), use),
   };
 };
 
-// Entry layout: magic (4) | wrapped key length (2, big-endian) | wrapped key | iv | tag | ciphertext.
-const MAGIC = Buffer.from('PHC1', 'ascii');
-const HEADER_BYTES = MAGIC.length + 2;
+// Entry layout: magic (4) | expires at (8, ms since the epoch, big-endian) | wrapped key length (2) |
+// wrapped key | iv | tag | ciphertext.
+const MAGIC = Buffer.from('PHC2', 'ascii');
+const HEADER_BYTES = MAGIC.length + 8 + 2;
 
-/** An entry for `patient`: the plaintext sealed under a data key, with that key wrapped. */
-export const sealEntry = (source: DataKeySource, patient: PatientIdHmac, plaintext: Uint8Array): Promise<Buffer> =>
-  source.withNewDataKey(patient, (key, wrapped) => {
+/** Where an entry belongs: its patient and its slot (the query's HMAC), both bound into the entry. */
+export interface EntryAddress {
+  readonly patient: PatientIdHmac;
+  readonly slot: string;
+}
+
+const aadOf = (bound: Uint8Array, address: EntryAddress): Buffer =>
+  Buffer.concat([bound, patientContext(address.patient), Buffer.from(`;slot=${address.slot}`, 'utf8')]);
+
+/**
+ * An entry for `address`, to be served until `expiresAt` only: the plaintext sealed under a data key,
+ * with that key wrapped. The AAD covers the header (expiry included), the wrapped key, the patient and
+ * the slot, so none can be changed or the entry moved without it failing to open.
+ */
+export const sealEntry = (source: DataKeySource, address: EntryAddress, plaintext: Uint8Array, expiresAt: number): Promise<Buffer> =>
+  source.withNewDataKey(address.patient, (key, wrapped) => {
     const header = Buffer.alloc(HEADER_BYTES);
     MAGIC.copy(header);
-    header.writeUInt16BE(wrapped.length, MAGIC.length);
+    header.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(expiresAt))), MAGIC.length);
+    header.writeUInt16BE(wrapped.length, MAGIC.length + 8);
     const bound = Buffer.concat([header, wrapped]);
-    // The AAD covers the header and the wrapped key too, so neither can be swapped under the body.
-    return Buffer.concat([bound, gcmSeal(key, Buffer.concat([bound, patientContext(patient)]), plaintext)]);
+    return Buffer.concat([bound, gcmSeal(key, aadOf(bound, address), plaintext)]);
   });
 
-/** The entry's plaintext, or undefined if it is not an intact entry made for `patient` by `source`. */
-export const openEntry = async (source: DataKeySource, patient: PatientIdHmac, entry: Uint8Array): Promise<Buffer | undefined> => {
+/**
+ * The entry's plaintext, or undefined if it is not an intact, unexpired entry made for `address` by
+ * `source`: a wrong patient or slot, a changed byte, another key, or the key source failing.
+ */
+export const openEntry = async (source: DataKeySource, address: EntryAddress, entry: Uint8Array, now: number): Promise<Buffer | undefined> => {
   const bytes = Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
   if (bytes.length < HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  const boundEnd = HEADER_BYTES + bytes.readUInt16BE(MAGIC.length);
+  if (now >= Number(bytes.readBigUInt64BE(MAGIC.length))) return undefined; // checked again by the AAD
+  const boundEnd = HEADER_BYTES + bytes.readUInt16BE(MAGIC.length + 8);
   if (bytes.length < boundEnd + IV_BYTES + TAG_BYTES) return undefined;
   const bound = bytes.subarray(0, boundEnd);
   try {
-    return await source.withDataKey(bound.subarray(HEADER_BYTES), patient, (key) => gcmOpen(key, Buffer.concat([bound, patientContext(patient)]), bytes.subarray(boundEnd)));
+    return await source.withDataKey(bound.subarray(HEADER_BYTES), address.patient, (key) => gcmOpen(key, aadOf(bound, address), bytes.subarray(boundEnd)));
   } catch {
-    return undefined; // a wrong patient, a changed byte, another key, or the key source failing
+    return undefined;
   }
 };

@@ -1,7 +1,7 @@
 // The file store: 0600 files in a 0700 directory named by HMACs only, nothing served past its TTL,
 // expired and leftover files removed at start, the size bound kept by removing the oldest.
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,7 +29,8 @@ describe('file cache store', () => {
 
   it('never serves an entry past its TTL, and removes it', async () => {
     let clock = Date.now();
-    const store = await makeFileCacheStore({ dir: await newDir(), ttlMs: 1_000, maxBytes: 1_000_000, now: () => clock });
+    const dir = await newDir();
+    const store = await makeFileCacheStore({ dir, ttlMs: 1_000, maxBytes: 1_000_000, now: () => clock });
     await store.put(nameOf(1), Buffer.from('sealed'));
     clock += 999;
     expect(await store.get(nameOf(1))).toStrictEqual(Buffer.from('sealed'));
@@ -37,6 +38,7 @@ describe('file cache store', () => {
     expect(await store.get(nameOf(1))).toBeUndefined();
     clock -= 1_000;
     expect(await store.get(nameOf(1))).toBeUndefined(); // gone, not merely hidden
+    expect(await readdir(dir)).toStrictEqual([]);
     store.close();
   });
 
@@ -49,8 +51,10 @@ describe('file cache store', () => {
     const hourAgo = new Date(Date.now() - 3_600_000);
     await utimes(join(dir, `${nameOf(1)}.phc`), hourAgo, hourAgo);
     await writeFile(join(dir, '.tmp-0123456789abcdef'), 'torn');
+    await utimes(join(dir, '.tmp-0123456789abcdef'), hourAgo, hourAgo);
+    await writeFile(join(dir, '.tmp-fedcba9876543210'), 'being written'); // a write in progress: kept
     const second = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
-    expect(await readdir(dir)).toStrictEqual([`${nameOf(2)}.phc`]);
+    expect((await readdir(dir)).sort()).toStrictEqual(['.tmp-fedcba9876543210', `${nameOf(2)}.phc`]);
     expect(await second.get(nameOf(2))).toStrictEqual(Buffer.from('fresh'));
     await second.purge();
     expect(await readdir(dir)).toStrictEqual([]);
@@ -66,5 +70,31 @@ describe('file cache store', () => {
     expect(await store.get(nameOf(1))).toBeUndefined();
     expect(await store.get(nameOf(5))).toHaveLength(300);
     store.close();
+  });
+
+  it('after a restart keeps its bound, oldest first, and takes a time in the future as expired', async () => {
+    const dir = await newDir();
+    const first = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
+    for (let n = 1; n <= 4; n++) await first.put(nameOf(n), randomBytes(400));
+    first.close();
+    // Written out of name order: 3 oldest, then 1, 4, 2; and 2 claims a time an hour ahead.
+    const ago = (s: number) => new Date(Date.now() - s * 1_000);
+    for (const [n, at] of [[3, ago(40)], [1, ago(30)], [4, ago(20)], [2, new Date(Date.now() + 3_600_000)]] as const) await utimes(join(dir, `${nameOf(n)}.phc`), at, at);
+    const second = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 500 });
+    expect(await readdir(dir)).toStrictEqual([`${nameOf(4)}.phc`]);
+    second.close();
+  });
+
+  it('refuses a cache directory that is a symbolic link or open to others, and settings that would switch bounds off', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'phi-cache-'));
+    await mkdir(join(base, 'real'), { mode: 0o700 });
+    await symlink(join(base, 'real'), join(base, 'link'));
+    await expect(makeFileCacheStore({ dir: join(base, 'link'), ttlMs: 60_000, maxBytes: 1_000 })).rejects.toThrow(/symbolic link/);
+    await mkdir(join(base, 'open'), { mode: 0o755 });
+    await expect(makeFileCacheStore({ dir: join(base, 'open'), ttlMs: 60_000, maxBytes: 1_000 })).rejects.toThrow(/chmod 700/);
+    expect((await stat(join(base, 'open'))).mode & 0o777).toBe(0o755); // not changed behind the owner's back
+    for (const bad of [{ ttlMs: Number.NaN, maxBytes: 1_000 }, { ttlMs: 0, maxBytes: 1_000 }, { ttlMs: 60_000, maxBytes: Number.POSITIVE_INFINITY }]) {
+      await expect(makeFileCacheStore({ dir: join(base, 'real'), ...bad })).rejects.toThrow(RangeError);
+    }
   });
 });

@@ -2,7 +2,7 @@
 // written atomically, never served past its TTL, and the directory held under a size bound (the
 // oldest entries go first). Bytes are stored as given: callers store only sealed entries.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface FileCacheStoreConfig {
@@ -29,11 +29,26 @@ export interface FileCacheStore {
 /** Entry names are HMACs (hex), so a file name can never carry an identifier. */
 const ENTRY_NAME = /^[0-9a-f]{64}(?:\.[0-9a-f]{64})?$/;
 const SUFFIX = '.phc';
+/** A temporary file older than this is left over from a crash, not a write in progress. */
+const STALE_TEMPORARY_MS = 60_000;
+
+/** The cache directory must be a real directory of this user's that no one else can enter. */
+const checkPrivateDirectory = async (dir: string): Promise<void> => {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!info.isDirectory()) throw new Error('The cache directory is a symbolic link or not a directory; it must be a private directory.');
+  if (uid !== undefined && info.uid !== uid) throw new Error('The cache directory belongs to another user; it must be a private directory of this one.');
+  if ((info.mode & 0o077) !== 0) throw new Error('The cache directory is open to group or others; it must be private (chmod 700).');
+};
 
 export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<FileCacheStore> => {
+  const positive = (value: number | undefined) => value === undefined || (Number.isFinite(value) && value >= 1);
+  if (!positive(config.ttlMs) || !positive(config.maxBytes) || !positive(config.sweepEveryMs) || config.ttlMs > 2 ** 31 - 1) {
+    throw new RangeError('The cache TTL, size bound and sweep interval must be finite and at least 1 (the TTL under 2^31 ms).');
+  }
   const now = config.now ?? Date.now;
-  await mkdir(config.dir, { recursive: true, mode: 0o700 });
-  await chmod(config.dir, 0o700);
+  await checkPrivateDirectory(config.dir);
   const pathOf = (name: string): string => {
     if (!ENTRY_NAME.test(name)) throw new TypeError('A cache entry name must be one or two HMACs (64 hex characters each).');
     return join(config.dir, `${name}${SUFFIX}`);
@@ -49,23 +64,37 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
     forget(name);
     await rm(pathOf(name), { force: true });
   };
-  const expired = (writtenAt: number): boolean => now() - writtenAt >= config.ttlMs;
+  // A time in the future (a clock stepped back, a restored file) counts as expired, not as fresh.
+  const expired = (writtenAt: number): boolean => {
+    const age = now() - writtenAt;
+    return age < 0 || age >= config.ttlMs;
+  };
+  const keepWithinBound = async (): Promise<void> => {
+    for (const [oldest] of entries) {
+      if (total <= config.maxBytes) break;
+      await remove(oldest);
+    }
+  };
 
   const sweep = async (): Promise<void> => {
+    const found: { name: string; size: number; writtenAt: number }[] = [];
     for (const file of await readdir(config.dir)) {
-      const name = file.slice(0, -SUFFIX.length);
-      if (!file.endsWith(SUFFIX) || !ENTRY_NAME.test(name)) {
-        if (file.startsWith('.tmp-')) await rm(join(config.dir, file), { force: true });
-        continue;
-      }
       const info = await stat(join(config.dir, file)).catch(() => undefined);
       if (info === undefined) continue;
-      if (expired(info.mtimeMs)) await remove(name);
-      else if (!entries.has(name)) {
-        entries.set(name, { size: info.size, writtenAt: info.mtimeMs });
-        total += info.size;
+      const name = file.slice(0, -SUFFIX.length);
+      if (!file.endsWith(SUFFIX) || !ENTRY_NAME.test(name)) {
+        if (file.startsWith('.tmp-') && Date.now() - info.mtimeMs >= STALE_TEMPORARY_MS) await rm(join(config.dir, file), { force: true });
+        continue;
       }
+      if (expired(info.mtimeMs)) await remove(name);
+      else if (!entries.has(name)) found.push({ name, size: info.size, writtenAt: info.mtimeMs });
     }
+    // Entries found on disk join oldest first, then the bound is kept (it may have changed).
+    for (const { name, size, writtenAt } of found.sort((a, b) => a.writtenAt - b.writtenAt)) {
+      entries.set(name, { size, writtenAt });
+      total += size;
+    }
+    await keepWithinBound();
   };
   await sweep();
   const timer = setInterval(() => void sweep().catch(() => undefined), config.sweepEveryMs ?? config.ttlMs);
@@ -97,10 +126,7 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
       forget(name);
       entries.set(name, { size: bytes.length, writtenAt: now() });
       total += bytes.length;
-      for (const [oldest] of entries) {
-        if (total <= config.maxBytes) break;
-        await remove(oldest);
-      }
+      await keepWithinBound();
     },
     sweep,
     purge: async () => {

@@ -2,6 +2,6 @@
 // local or KMS data keys and bounded data-key reuse. The cache store and its wiring build on these
 // (issue 7, in progress).
 export { type DataKeyReuseLimits, reusingDataKeys } from './dataKeyReuse.js';
-export { type DataKeySource, localDataKeySource, openEntry, patientContext, sealEntry } from './envelope.js';
+export { type DataKeySource, type EntryAddress, localDataKeySource, openEntry, patientContext, sealEntry } from './envelope.js';
 export { type FileCacheStore, type FileCacheStoreConfig, makeFileCacheStore } from './fileCacheStore.js';
 export { kmsDataKeySource } from './kmsDataKeySource.js';

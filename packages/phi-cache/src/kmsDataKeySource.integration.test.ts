@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacKeyId, hmacPatientId } from '@hipaa-fhir-mcp/core';
+import { hmacKeyId, hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
 import { AwsError, type SigV4Endpoint, startLocalKms, TEST_KMS_KEY_ID } from '@hipaa-fhir-mcp/example-aws-local-endpoints';
 import { reusingDataKeys } from './dataKeyReuse.js';
 import { openEntry, sealEntry } from './envelope.js';
@@ -17,6 +17,10 @@ const hmacKey = { id: hmacKeyId(hmacKeyBytes), bytes: hmacKeyBytes };
 const aliceId = 'synthetic-patient-a';
 const alice = hmacPatientId(hmacKey, aliceId);
 const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
+const NOW = Date.now();
+const LATER = NOW + 60_000;
+const SLOT = 'a'.repeat(64);
+const at = (patient: PatientIdHmac, slot = SLOT) => ({ patient, slot });
 const resource = Buffer.from('{"resourceType":"Observation","id":"obs-1"}');
 
 let kms: SigV4Endpoint;
@@ -30,8 +34,8 @@ afterAll(async () => kms.close());
 describe('kmsDataKeySource', () => {
   it('round-trips with an EncryptionContext that holds only the patient HMAC', async () => {
     const source = await kmsDataKeySource({ kms: client, kmsKeyId: TEST_KMS_KEY_ID });
-    const entry = await sealEntry(source, alice, resource);
-    expect(await openEntry(source, alice, entry)).toStrictEqual(resource);
+    const entry = await sealEntry(source, at(alice), resource, LATER);
+    expect(await openEntry(source, at(alice), entry, NOW)).toStrictEqual(resource);
     expect(kms.calls.map((c) => c.target)).toStrictEqual(['TrentService.GenerateDataKey', 'TrentService.Decrypt']);
     for (const call of kms.calls) {
       expect(call.signatureValid).toBe(true);
@@ -42,15 +46,15 @@ describe('kmsDataKeySource', () => {
 
   it("refuses, inside KMS, an entry opened as another patient's; a KMS failure is a miss", async () => {
     const source = await kmsDataKeySource({ kms: client, kmsKeyId: TEST_KMS_KEY_ID });
-    const entry = await sealEntry(source, alice, resource);
+    const entry = await sealEntry(source, at(alice), resource, LATER);
     const before = kms.calls.length;
-    expect(await openEntry(source, bob, entry)).toBeUndefined();
+    expect(await openEntry(source, at(bob), entry, NOW)).toBeUndefined();
     expect(kms.calls.slice(before).map((c) => c.target)).toStrictEqual(['TrentService.Decrypt']); // KMS said no
     kms.failWith = new AwsError('ThrottlingException', 'Rate exceeded');
-    expect(await openEntry(source, alice, entry)).toBeUndefined();
-    await expect(sealEntry(source, alice, resource)).rejects.toThrow(/Rate exceeded/);
+    expect(await openEntry(source, at(alice), entry, NOW)).toBeUndefined();
+    await expect(sealEntry(source, at(alice), resource, LATER)).rejects.toThrow(/Rate exceeded/);
     kms.failWith = undefined;
-    expect(await openEntry(source, alice, entry)).toStrictEqual(resource);
+    expect(await openEntry(source, at(alice), entry, NOW)).toStrictEqual(resource);
   });
 
   it('calls KMS far less with data-key reuse on', async () => {
@@ -58,8 +62,8 @@ describe('kmsDataKeySource', () => {
     const count = async (s: typeof source) => {
       const before = kms.calls.length;
       const entries: Buffer[] = [];
-      for (let i = 0; i < 50; i++) entries.push(await sealEntry(s, alice, resource));
-      for (const entry of entries) expect(await openEntry(s, alice, entry)).toStrictEqual(resource);
+      for (let i = 0; i < 50; i++) entries.push(await sealEntry(s, at(alice), resource, LATER));
+      for (const entry of entries) expect(await openEntry(s, at(alice), entry, NOW)).toStrictEqual(resource);
       return kms.calls.length - before;
     };
     expect(await count(source)).toBe(100);

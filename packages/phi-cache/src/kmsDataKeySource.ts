@@ -3,17 +3,16 @@
 // by the HMAC alone, and a key unwrapped for the wrong patient fails inside KMS.
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
-import type { DataKeySource } from './envelope.js';
+import { type DataKeySource, useThenWipe } from './envelope.js';
 
 const contextOf = (patient: PatientIdHmac): Record<string, string> => ({ patient_id_hmac: patient });
 
 const using = <T>(key: Uint8Array | undefined, use: (key: Uint8Array) => T): T => {
-  if (key === undefined || key.length !== 32) throw new Error('KMS returned no 32-byte data key');
-  try {
-    return use(key);
-  } finally {
-    key.fill(0);
+  if (key === undefined || key.length !== 32) {
+    key?.fill(0);
+    throw new Error('KMS returned no 32-byte data key');
   }
+  return useThenWipe(key, use);
 };
 
 export const kmsDataKeySource = async (config: { readonly kms: KMSClient; readonly kmsKeyId: string }): Promise<DataKeySource> => {
@@ -21,7 +20,10 @@ export const kmsDataKeySource = async (config: { readonly kms: KMSClient; readon
   return {
     withNewDataKey: async (patient, use) => {
       const { Plaintext, CiphertextBlob } = await config.kms.send(new GenerateDataKeyCommand({ KeyId: config.kmsKeyId, KeySpec: 'AES_256', EncryptionContext: contextOf(patient) }));
-      if (CiphertextBlob === undefined) throw new Error('KMS returned no wrapped data key');
+      if (CiphertextBlob === undefined) {
+        Plaintext?.fill(0);
+        throw new Error('KMS returned no wrapped data key');
+      }
       return using(Plaintext, (key) => use(key, CiphertextBlob));
     },
     withDataKey: async (wrapped, patient, use) => {
