@@ -2,12 +2,11 @@
 // fails closed on an entry that is not the patient's.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacKeyId, hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import { hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import { testHmacKey as hmacKey } from '@hipaa-fhir-mcp/core/testing';
 import { reusingDataKeys } from './dataKeyReuse.js';
 import { type DataKeySource, localDataKeySource, openEntry, sealEntry } from './envelope.js';
 
-const hmacKeyBytes = randomBytes(32);
-const hmacKey = { id: hmacKeyId(hmacKeyBytes), bytes: hmacKeyBytes };
 const alice = hmacPatientId(hmacKey, 'synthetic-patient-a');
 const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
 const NOW = Date.now();

@@ -2,11 +2,10 @@
 // patient, another master key, or a truncated entry opens to undefined — never to data.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacKeyId, hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import { hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import { testHmacKey as hmacKey } from '@hipaa-fhir-mcp/core/testing';
 import { localDataKeySource, openEntry, sealEntry } from './envelope.js';
 
-const hmacKeyBytes = randomBytes(32);
-const hmacKey = { id: hmacKeyId(hmacKeyBytes), bytes: hmacKeyBytes };
 const alice = hmacPatientId(hmacKey, 'synthetic-patient-a');
 const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
 const source = localDataKeySource(randomBytes(32));

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacKeyId, hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import { hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
+import { testHmacKey as hmacKey } from '@hipaa-fhir-mcp/core/testing';
 import { AwsError, type SigV4Endpoint, startLocalKms, TEST_KMS_KEY_ID } from '@hipaa-fhir-mcp/example-aws-local-endpoints';
 import { reusingDataKeys } from './dataKeyReuse.js';
 import { openEntry, sealEntry } from './envelope.js';
@@ -12,8 +13,6 @@ import { kmsDataKeySource } from './kmsDataKeySource.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const credentials = { accessKeyId: 'AKIDCACHETEST', secretAccessKey: 'cache-secret-made-for-this-test' };
-const hmacKeyBytes = randomBytes(32);
-const hmacKey = { id: hmacKeyId(hmacKeyBytes), bytes: hmacKeyBytes };
 const aliceId = 'synthetic-patient-a';
 const alice = hmacPatientId(hmacKey, aliceId);
 const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
