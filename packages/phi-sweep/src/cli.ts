@@ -2,7 +2,8 @@
 // phi-sweep [--exemptions FILE] [--identifiers-from DIR]… [--allow-label LABEL]… PATH…: sweeps files
 // for identifier shapes and, with --identifiers-from, for the literal identifiers of the patients in
 // DIR's FHIR Bundles; --allow-label leaves one kind of identifier out (e.g. synthetic patient ids in tests).
-// Prints `path:line:column kind` per finding (never the text found) and exits 1 if there is any.
+// Prints `path:line:column kind` per finding (never the text found) on stderr — stdout stays free,
+// as it is for every tool of this project — and exits 1 if there is any.
 import { execFile } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -117,9 +118,9 @@ const main = async (argv: readonly string[]): Promise<number> => {
     .flat()
     .filter((identifier) => !identifier.label.split('/').some((label) => allowedLabels.has(label)));
   const report = await sweepPaths(paths, { root, exemptions, identifiers });
-  for (const e of report.exempted) process.stdout.write(`exempt: ${e.path} (${e.reason})\n`);
-  for (const f of report.findings) process.stdout.write(`${f.path}:${f.line}:${f.column} ${f.kind}${f.label === undefined ? '' : ` (${f.label})`}\n`);
-  process.stdout.write(
+  for (const e of report.exempted) process.stderr.write(`exempt: ${e.path} (${e.reason})\n`);
+  for (const f of report.findings) process.stderr.write(`${f.path}:${f.line}:${f.column} ${f.kind}${f.label === undefined ? '' : ` (${f.label})`}\n`);
+  process.stderr.write(
     `phi-sweep: ${report.files} files, ${report.bytes} bytes swept` +
       (identifierDirs.length === 0 ? '' : `, ${identifiers.length} literal identifiers`) +
       `; ${report.findings.length} findings\n`,

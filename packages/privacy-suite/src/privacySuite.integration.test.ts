@@ -4,7 +4,7 @@ import { formatReport, runPrivacySuite } from './privacySuite.js';
 describe('the adversarial privacy suite', { timeout: 240_000 }, () => {
   it('finds no identifier in any sink, one audit record per call, and only JSON-RPC on stdout', async () => {
     const report = await runPrivacySuite({ generatedCalls: 150 });
-    process.stdout.write(`\n${formatReport(report)}\n`);
+    process.stderr.write(`\n${formatReport(report)}\n`);
     expect(report.hits).toBe(0);
     expect(report.nonProtocolStdout).toBe(0);
     expect(report.failedClosed).toBeGreaterThan(0);

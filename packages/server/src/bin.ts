@@ -44,11 +44,11 @@ Environment (see README.md):
 const main = async (argv: readonly string[]): Promise<number> => {
   const subcommand = argv[0] === 'audit' || argv[0] === 'keys';
   if (!subcommand && (argv.includes('--help') || argv.includes('-h'))) {
-    process.stdout.write(HELP);
+    process.stderr.write(HELP); // stdout is only ever the MCP channel
     return 0;
   }
   if (!subcommand && (argv.includes('--version') || argv.includes('-v'))) {
-    process.stdout.write(`${VERSION}\n`);
+    process.stderr.write(`${VERSION}\n`);
     return 0;
   }
   if (argv[0] === 'keys') {

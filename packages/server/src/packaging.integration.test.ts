@@ -1,6 +1,6 @@
 // Publishing: one version for every package, publishable packages well-formed, and the server's
 // tarball (`pnpm pack`) self-contained — it installs into an empty folder with no registry and runs.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,10 +64,15 @@ describe('packaging', () => {
     const empty = await mkdtemp(join(tmpdir(), 'install-'));
     await writeFile(join(empty, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}\n');
     execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: empty, stdio: 'ignore' });
-    const version = execFileSync('npx', ['--offline', 'hipaa-fhir-mcp', '--version'], { cwd: empty, encoding: 'utf8' });
-    expect(version).toBe(`${(await readJson(join(SERVER, 'package.json'))).version}\n`);
-    const help = execFileSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--help'], { encoding: 'utf8' });
-    expect(help).toContain('AUDIT_HMAC_KEY');
+    const version = spawnSync('npx', ['--offline', 'hipaa-fhir-mcp', '--version'], { cwd: empty, encoding: 'utf8' });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toBe('');
+    // npx may print its own config warnings first; the server's line is the last.
+    const serverVersion = (await readJson(join(SERVER, 'package.json'))).version;
+    expect(`\n${version.stderr}`.endsWith(`\n${serverVersion}\n`)).toBe(true);
+    const help = spawnSync(join(empty, 'node_modules/.bin/hipaa-fhir-mcp'), ['--help'], { encoding: 'utf8' });
+    expect(help.stdout).toBe('');
+    expect(help.stderr).toContain('AUDIT_HMAC_KEY');
 
     // The default configuration serves with no AWS package installed at all.
     const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');

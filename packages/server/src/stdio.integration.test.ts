@@ -224,14 +224,16 @@ describe('the hipaa-fhir-mcp process', () => {
     expect(stderr).not.toContain(short);
   });
 
-  it('prints --version and --help on stdout and exits 0', async () => {
+  it('prints --version and --help on stderr, leaving stdout to the protocol, and exits 0', async () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     const run = (arg: string) =>
-      new Promise<string>((resolve) => {
+      new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, [BIN_PATH, arg]);
         let out = '';
+        let err = '';
         child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-        child.on('exit', () => resolve(out));
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        child.on('exit', (code) => (code === 0 && out === '' ? resolve(err) : reject(new Error(`exit ${code}, stdout ${out.length} bytes`))));
       });
     expect(await run('--version')).toBe(`${pkg.version}\n`);
     expect(await run('--help')).toContain('AUDIT_HMAC_KEY_FILE');
