@@ -29,7 +29,7 @@ describe('the audit hash chain', () => {
   it('names the first bad line and what is wrong', () => {
     const { lines } = chainOf(6);
     const modified = [...lines];
-    modified[2] = (modified[2] as string).replace('"success"', '"error"').replace('"error_code":null', '"error_code":"internal_error"');
+    modified[2] = (modified[2] as string).replace('"success"', '"error"').replace('"error_code":null', '"error_code":"internal_error"').replace('"data_source":"fhir"', '"data_source":null');
     expect(verifyChain(modified).fault).toMatchObject({ line: 4, problem: 'modified' });
 
     expect(verifyChain([...lines.slice(0, 2), ...lines.slice(3)]).fault).toMatchObject({ line: 3, problem: 'missing', detail: 'seq 3 missing before seq 4' });

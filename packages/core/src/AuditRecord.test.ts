@@ -7,6 +7,11 @@ describe('checkAuditRecord', () => {
   it('accepts a well-formed record', () => {
     const record = sampleAuditRecord(1, { patient_id_hmac: 'a'.repeat(64) as never, caller_identity: 'dr.who@example.org' as never });
     expect(checkAuditRecord(record)).toStrictEqual(E.right(record));
+    for (const data_source of ['cache', 'fhir'] as const) {
+      expect(checkAuditRecord({ ...record, data_source })).toStrictEqual(E.right({ ...record, data_source }));
+    }
+    const failed = sampleAuditRecord(2, { status: 'error', error_code: 'fhir_timeout' });
+    expect(checkAuditRecord(failed)).toStrictEqual(E.right({ ...failed, data_source: null }));
   });
 
   it('refuses extra keys, missing keys, reordered keys and open values', () => {
@@ -23,6 +28,10 @@ describe('checkAuditRecord', () => {
       { ...good, error_code: 'disk on fire' },
       { ...good, status: 'error', error_code: null },
       { ...good, error_code: 'internal_error' },
+      { ...good, data_source: null },
+      { ...good, data_source: 'disk' },
+      { ...good, status: 'error', error_code: 'internal_error', data_source: 'fhir' },
+      { ...good, status: 'error', error_code: 'internal_error', data_source: 'cache' },
       { ...good, tool: 'delete_patient' },
       { ...good, request_id: 'abc-123' },
       { ...good, caller_identity: 'line\nbreak' },

@@ -1,4 +1,4 @@
-// The one audit record shape: the same eight keys, in the same order, for every tool call.
+// The one audit record shape: the same nine keys, in the same order, for every tool call.
 // `checkAuditRecord` is the gate every record passes before any sink sees it; nothing else gets through.
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
@@ -26,6 +26,10 @@ export const ErrorCode = t.keyof({
   internal_error: null,
 });
 export type ErrorCode = t.TypeOf<typeof ErrorCode>;
+
+/** Where a successful call's data came from: the encrypted PHI cache or the FHIR server. */
+export const DataSource = t.keyof({ cache: null, fhir: null });
+export type DataSource = t.TypeOf<typeof DataSource>;
 
 interface RequestIdBrand {
   readonly RequestId: unique symbol;
@@ -78,6 +82,8 @@ export const AuditRecord = t.type({
   error_code: t.union([ErrorCode, t.null]),
   /** null only when no key could be had (then `patient_id_hmac` is null too). */
   key_id: t.union([KeyId, t.null]),
+  /** `cache` when every read of the call was a cache hit, else `fhir`; null exactly when the call failed. */
+  data_source: t.union([DataSource, t.null]),
 });
 export type AuditRecord = t.TypeOf<typeof AuditRecord>;
 
@@ -86,7 +92,8 @@ export const AUDIT_RECORD_KEYS = Object.keys(AuditRecord.props) as readonly (key
 
 /**
  * Accepts exactly an AuditRecord: every key present in order, no extra key, every value in its
- * closed form, and `error_code` null exactly when `status` is success. Anything else is refused.
+ * closed form, `error_code` null exactly when `status` is success, and `data_source` null exactly when
+ * it is not. Anything else is refused.
  */
 export const checkAuditRecord = (u: unknown): E.Either<'rejected', AuditRecord> => {
   if (typeof u !== 'object' || u === null || Array.isArray(u)) return E.left('rejected');
@@ -98,5 +105,6 @@ export const checkAuditRecord = (u: unknown): E.Either<'rejected', AuditRecord> 
   if (E.isLeft(decoded)) return E.left('rejected');
   const record = decoded.right;
   if ((record.status === 'success') !== (record.error_code === null)) return E.left('rejected');
+  if ((record.status === 'success') !== (record.data_source !== null)) return E.left('rejected');
   return E.right(record);
 };

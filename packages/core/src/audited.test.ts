@@ -37,6 +37,7 @@ const expectedRecord = (overrides: Partial<AuditRecord>): AuditRecord => ({
   status: 'success',
   error_code: null,
   key_id: 'test-key',
+  data_source: overrides.status === 'error' ? null : 'fhir',
   ...overrides,
 } as AuditRecord);
 

@@ -6,6 +6,7 @@ import {
   type AuditRecord,
   type CallerIdentity,
   checkAuditRecord,
+  type DataSource,
   type ErrorCode,
   type IsoTimestamp,
   type KeyId,
@@ -21,6 +22,7 @@ import {
 } from './errors.js';
 import { type HmacKey, hmacPatientId, type PatientIdHmac } from './PatientIdHmac.js';
 import type { CallContext, Deps } from './ports.js';
+import { type ReadThrough, readThroughFor } from './readThrough.js';
 
 /** The error code a record carries for each domain error. */
 export const errorCodeOf: (e: DomainError) => ErrorCode = matchDomainError<ErrorCode>({
@@ -66,8 +68,13 @@ const guarded = async <A>(
   }
 };
 
+/** What a use case gets besides its input: the one way it reads FHIR, through the PHI cache. */
+export interface CallScope {
+  readonly readThrough: ReadThrough;
+}
+
 /** A use case after decoding: it sees only validated input and never writes audit records. */
-export type UseCase<I, A> = (input: I) => RTE.ReaderTaskEither<Deps, DomainError, A>;
+export type UseCase<I, A> = (input: I, scope: CallScope) => RTE.ReaderTaskEither<Deps, DomainError, A>;
 
 /** An audited tool: the raw arguments as the caller sent them, plus the call's context. */
 export type AuditedTool<A> = (rawInput: unknown, call: CallContext) => RTE.ReaderTaskEither<Deps, DomainError, A>;
@@ -91,6 +98,7 @@ export const audited =
     let patientIdHmac: PatientIdHmac | null = null;
     let callerIdentity: CallerIdentity | null = null;
     let keyId: KeyId | null = null;
+    let dataSource: (() => DataSource) | null = null;
 
     const outcome = await guarded<A>(async () => {
       const key = await deps.keys.hmacKey()();
@@ -104,7 +112,9 @@ export const audited =
 
       const input = decode(rawInput);
       if (E.isLeft(input)) return input;
-      return useCase(input.right)(deps)();
+      const reads = readThroughFor(deps.cache, key.right, patientIdHmac, reportDefect);
+      dataSource = reads.source;
+      return useCase(input.right, { readThrough: reads.readThrough })(deps)();
     }, reportDefect);
 
     const written = await guarded<void>(async () => {
@@ -117,6 +127,7 @@ export const audited =
         status: E.isRight(outcome) ? 'success' : 'error',
         error_code: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
         key_id: keyId,
+        data_source: E.isRight(outcome) && dataSource !== null ? dataSource() : null,
       };
       const checked = checkAuditRecord(record);
       if (E.isLeft(checked)) throw new AuditRecordRejected();

@@ -11,4 +11,5 @@ export * from './minimumNecessary.js';
 export { parsePatientId, PatientId } from './PatientId.js';
 export * from './PatientIdHmac.js';
 export type * from './ports.js';
+export * from './readThrough.js';
 export * from './useCases.js';

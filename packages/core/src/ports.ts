@@ -1,12 +1,15 @@
 // The ports the core needs from the outside world, each as narrow as the three use cases require.
 // Adapters implement them in their own packages; contract suites in `./testing` pin their behaviour.
+import type * as O from 'fp-ts/lib/Option.js';
+import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { AuditRecord, CallerIdentity, RequestId, ToolName } from './AuditRecord.js';
 import type { AuditError, FhirError, IdentityError, KeyError } from './errors.js';
 import type { PatientOutputPolicy } from './minimumNecessary.js';
 import type { LoincCode } from './LoincCode.js';
 import type { PatientId } from './PatientId.js';
-import type { HmacKey } from './PatientIdHmac.js';
+import type { HmacKey, PatientIdHmac } from './PatientIdHmac.js';
+import type { QueryHmac } from './readThrough.js';
 
 export interface ObservationQuery {
   readonly patientId: PatientId;
@@ -61,6 +64,22 @@ export interface KeyProvider {
   readonly hmacKey: () => TE.TaskEither<KeyError, HmacKey>;
 }
 
+/** Where one cached result lives: its patient and its query, both as HMACs, never an id or a code. */
+export interface CacheSlot {
+  readonly patient: PatientIdHmac;
+  readonly query: QueryHmac;
+}
+
+/**
+ * A cache of FHIR results (JSON text), which its adapter must keep encrypted at rest and bound to the
+ * slot. It never fails a call: a read that goes wrong is a miss, a write that goes wrong is skipped,
+ * and the adapter says so in its own PHI-free warnings. Stale or foreign data must never be read back.
+ */
+export interface PhiCache {
+  readonly read: (slot: CacheSlot) => T.Task<O.Option<string>>;
+  readonly write: (slot: CacheSlot, json: string) => T.Task<void>;
+}
+
 export interface Clock {
   readonly now: () => Date;
 }
@@ -80,6 +99,8 @@ export interface Deps {
   readonly keys: KeyProvider;
   readonly clock: Clock;
   readonly limits: Limits;
+  /** Absent: every read goes to the FHIR server. */
+  readonly cache?: PhiCache;
   /**
    * Told of every defect (a thrown error) that the audit combinator turned into `internal_error`.
    * Error messages may hold input: an implementation logs the error's class and stack frames only.

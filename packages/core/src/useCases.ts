@@ -24,9 +24,9 @@ export type MedicationListView = MedicationList;
 export const getPatient: AuditedTool<PatientView> = audited(
   'get_patient',
   decodeToolInput(GetPatientInput),
-  (input) => (deps) =>
+  (input, { readThrough }) => (deps) =>
     pipe(
-      deps.fhir.readPatient(input.patient_id),
+      readThrough(['get_patient'], deps.fhir.readPatient(input.patient_id)),
       TE.bimap(fromFhirError, (stored): PatientView => {
         if (deps.limits.patientOutput === 'full') return { patient: stored, output_policy: 'full', removed: [] };
         const { patient, removed } = minimumNecessaryPatient(stored);
@@ -39,13 +39,12 @@ export const getPatient: AuditedTool<PatientView> = audited(
 export const searchObservations: AuditedTool<ObservationsView> = audited(
   'search_observations',
   decodeToolInput(SearchObservationsInput),
-  (input) => (deps) =>
+  (input, { readThrough }) => (deps) =>
     pipe(
-      deps.fhir.searchObservations({
-        patientId: input.patient_id,
-        code: input.code,
-        limit: deps.limits.maxObservations,
-      }),
+      readThrough(
+        ['search_observations', input.code, deps.limits.maxObservations],
+        deps.fhir.searchObservations({ patientId: input.patient_id, code: input.code, limit: deps.limits.maxObservations }),
+      ),
       TE.mapLeft(fromFhirError),
     ),
 );
@@ -54,8 +53,8 @@ export const searchObservations: AuditedTool<ObservationsView> = audited(
 export const getMedicationList: AuditedTool<MedicationListView> = audited(
   'get_medication_list',
   decodeToolInput(GetMedicationListInput),
-  (input) => (deps) =>
-    pipe(deps.fhir.searchActiveMedicationRequests(input.patient_id), TE.bimap(fromFhirError, onlyActive)),
+  (input, { readThrough }) => (deps) =>
+    pipe(readThrough(['get_medication_list'], deps.fhir.searchActiveMedicationRequests(input.patient_id)), TE.bimap(fromFhirError, onlyActive)),
 );
 
 /**

@@ -71,7 +71,7 @@ describe('hipaa-fhir-mcp audit verify', () => {
       let head = CHAIN_START;
       return lines.map((line, i) => {
         const { seq: _s, prev_hash: _p, ...record } = JSON.parse(line);
-        const next = appendToChain(head, i === 3 ? { ...record, status: 'error', error_code: 'patient_not_found' } : record);
+        const next = appendToChain(head, i === 3 ? { ...record, status: 'error', error_code: 'patient_not_found', data_source: null } : record);
         head = next.head;
         return next.line;
       });

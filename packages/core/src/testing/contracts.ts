@@ -1,12 +1,15 @@
 // Contract suites: every adapter of a port runs the same cases, so the core may rely on them.
 // Call inside a vitest test file: `fhirRepositoryContract('fhir-files', async (bundles) => …)`.
 import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord, IsoTimestamp, KeyId, RequestId } from '../AuditRecord.js';
 import { fhirError } from '../errors.js';
 import { LOINC_SYSTEM, type LoincCode, normaliseLoincCode } from '../LoincCode.js';
 import { PatientId } from '../PatientId.js';
-import type { AuditSink, FhirRepository } from '../ports.js';
+import { hmacPatientId } from '../PatientIdHmac.js';
+import type { AuditSink, CacheSlot, FhirRepository, PhiCache } from '../ports.js';
+import { hmacCacheQuery } from '../readThrough.js';
 import {
   A_ACTIVE_MEDICATION,
   A_ACTIVE_REQUESTS,
@@ -18,6 +21,7 @@ import {
   contractBundles,
   HEART_RATE,
 } from './contractDataset.js';
+import { testHmacKey } from './memoryAdapters.js';
 
 export interface Closeable {
   readonly close?: () => Promise<void>;
@@ -142,7 +146,7 @@ export const fhirRepositoryContract = (
   });
 };
 
-/** A record whose fields are all valid; `n` varies the request id. */
+/** A record whose fields are all valid; `n` varies the request id, `data_source` follows `status`. */
 export const sampleAuditRecord = (n: number, overrides: Partial<AuditRecord> = {}): AuditRecord => ({
   timestamp: '2026-01-02T03:04:05.678Z' as IsoTimestamp,
   tool: 'get_patient',
@@ -152,6 +156,7 @@ export const sampleAuditRecord = (n: number, overrides: Partial<AuditRecord> = {
   status: 'success',
   error_code: null,
   key_id: 'test-key' as KeyId,
+  data_source: overrides.status === 'error' ? null : 'fhir',
   ...overrides,
 });
 
@@ -193,6 +198,56 @@ export const auditSinkContract = (name: string, setup: () => Promise<AuditSinkUn
       const result = await sink.append(sampleAuditRecord(7))();
       expect(E.isLeft(result)).toBe(true);
       expect(await readBack()).toStrictEqual([]);
+    });
+  });
+};
+
+export interface PhiCacheUnderTest {
+  readonly cache: PhiCache;
+  /** Moves the clock on (for adapters with a TTL). */
+  readonly advanceMs: (ms: number) => void;
+  /** How long an entry lives. */
+  readonly ttlMs: number;
+  readonly close: () => Promise<void>;
+}
+
+const slotFor = (patient: string, ...query: (string | number)[]): CacheSlot => {
+  const hmac = hmacPatientId(testHmacKey, patient);
+  return { patient: hmac, query: hmacCacheQuery(testHmacKey, hmac, ['search_observations', ...query]) };
+};
+
+/** The PhiCache contract: what is written reads back in its slot only, and never past its TTL. */
+export const phiCacheContract = (name: string, setup: () => Promise<PhiCacheUnderTest>): void => {
+  describe(`PhiCache contract: ${name}`, () => {
+    it('reads back what was written, and misses a slot never written', async () => {
+      const { cache, close } = await setup();
+      const json = JSON.stringify({ observations: [{ resourceType: 'Observation', id: 'o1' }], total: 1, truncated: false });
+      expect(await cache.read(slotFor('p1', '8867-4'))()).toStrictEqual(O.none);
+      await cache.write(slotFor('p1', '8867-4'), json)();
+      expect(await cache.read(slotFor('p1', '8867-4'))()).toStrictEqual(O.some(json));
+      await close();
+    });
+
+    it('keeps slots apart: another patient, another query, the newest write wins', async () => {
+      const { cache, close } = await setup();
+      await cache.write(slotFor('p1', '8867-4'), '"first"')();
+      await cache.write(slotFor('p1', '8867-4'), '"second"')();
+      await cache.write(slotFor('p2', '8867-4'), '"other patient"')();
+      expect(await cache.read(slotFor('p1', '8867-4'))()).toStrictEqual(O.some('"second"'));
+      expect(await cache.read(slotFor('p2', '8867-4'))()).toStrictEqual(O.some('"other patient"'));
+      expect(await cache.read(slotFor('p1', '8302-2'))()).toStrictEqual(O.none);
+      expect(await cache.read(slotFor('p3', '8867-4'))()).toStrictEqual(O.none);
+      await close();
+    });
+
+    it('never serves an entry at or past its TTL', async () => {
+      const { cache, advanceMs, ttlMs, close } = await setup();
+      await cache.write(slotFor('p1', '8867-4'), '"fresh"')();
+      advanceMs(ttlMs - 1);
+      expect(await cache.read(slotFor('p1', '8867-4'))()).toStrictEqual(O.some('"fresh"'));
+      advanceMs(1);
+      expect(await cache.read(slotFor('p1', '8867-4'))()).toStrictEqual(O.none);
+      await close();
     });
   });
 };

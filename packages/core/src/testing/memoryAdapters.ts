@@ -1,11 +1,12 @@
 // In-memory adapters for tests and embedding experiments: a recording audit sink that can be told
 // to fail, fixed clock/key/identity, and a FhirRepository scripted per method.
 import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { type AuditRecord, CallerIdentity } from '../AuditRecord.js';
 import { type AuditError, auditError, type FhirError, fhirError } from '../errors.js';
 import type { HmacKey } from '../PatientIdHmac.js';
-import type { AuditSink, Clock, Deps, FhirRepository, IdentityProvider, KeyProvider } from '../ports.js';
+import type { AuditSink, CacheSlot, Clock, Deps, FhirRepository, IdentityProvider, KeyProvider, PhiCache } from '../ports.js';
 
 export interface MemoryAuditSink extends AuditSink {
   /** Records acknowledged so far, in order. */
@@ -31,6 +32,38 @@ export const makeMemoryAuditSink = (): MemoryAuditSink => {
     },
   };
   return sink;
+};
+
+export interface MemoryPhiCache extends PhiCache {
+  /** Entries by `<patient>.<query>`, as written (plaintext: for tests only). */
+  readonly entries: Map<string, string>;
+  /** Every read and write, by slot name, in order. */
+  readonly log: string[];
+}
+
+/** A PhiCache in memory, unencrypted: for core tests, never for PHI. Entries live `ttlMs` (default: forever). */
+export const makeMemoryPhiCache = (options: { readonly ttlMs?: number; readonly now?: () => number } = {}): MemoryPhiCache => {
+  const entries = new Map<string, string>();
+  const writtenAt = new Map<string, number>();
+  const log: string[] = [];
+  const now = options.now ?? Date.now;
+  const nameOf = (slot: CacheSlot): string => `${slot.patient}.${slot.query}`;
+  return {
+    entries,
+    log,
+    read: (slot) => async () => {
+      const name = nameOf(slot);
+      log.push(`read ${name}`);
+      if (options.ttlMs !== undefined && now() - (writtenAt.get(name) ?? 0) >= options.ttlMs) return O.none;
+      return O.fromNullable(entries.get(name));
+    },
+    write: (slot, json) => async () => {
+      const name = nameOf(slot);
+      log.push(`write ${name}`);
+      entries.set(name, json);
+      writtenAt.set(name, now());
+    },
+  };
 };
 
 export const fixedClock = (iso = '2026-01-02T03:04:05.678Z'): Clock => ({ now: () => new Date(iso) });
