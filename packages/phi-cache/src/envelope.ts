@@ -1,7 +1,7 @@
 // Envelope encryption for cached PHI: each entry is AES-256-GCM under a data key that is stored only
 // wrapped, and both the wrapped key and the entry are bound to the patient's HMAC, so an entry moved
 // to another patient, or any changed byte, fails to open. Opening fails closed: undefined, never data.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
 
 /**
@@ -69,6 +69,13 @@ export const localDataKeySource = (masterKey: Uint8Array): DataKeySource => {
   };
 };
 
+/**
+ * The local master key, derived from the audit HMAC key with HKDF-SHA-256 under its own label: one
+ * secret to keep (AUDIT_HMAC_KEY[_FILE]), and rotating it retires every cached entry with it.
+ */
+export const cacheMasterKeyFrom = (hmacKeyBytes: Uint8Array): Uint8Array =>
+  new Uint8Array(hkdfSync('sha256', hmacKeyBytes, new Uint8Array(0), 'hipaa-fhir-mcp cache master key v1', KEY_BYTES));
+
 // Entry layout: magic (4) | expires at (8, ms since the epoch, big-endian) | wrapped key length (2) |
 // wrapped key | iv | tag | ciphertext.
 const MAGIC = Buffer.from('PHC2', 'ascii');
@@ -97,6 +104,10 @@ export const sealEntry = (source: DataKeySource, address: EntryAddress, plaintex
     const bound = Buffer.concat([header, wrapped]);
     return Buffer.concat([bound, gcmSeal(key, aadOf(bound, address), plaintext)]);
   });
+
+/** True if the entry's header says it has expired (an entry too short to have a header has not). */
+export const entryExpired = (entry: Uint8Array, now: number): boolean =>
+  entry.length >= HEADER_BYTES && now >= Number(Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).readBigUInt64BE(MAGIC.length));
 
 /**
  * The entry's plaintext, or undefined if it is not an intact, unexpired entry made for `address` by

@@ -97,4 +97,15 @@ describe('file cache store', () => {
       await expect(makeFileCacheStore({ dir: join(base, 'real'), ...bad })).rejects.toThrow(RangeError);
     }
   });
+
+  it('keeps nothing of a write that was under way when a purge ran', async () => {
+    const dir = await newDir();
+    const store = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
+    for (let round = 0; round < 20; round++) {
+      await Promise.allSettled([store.put(nameOf(round), Buffer.alloc(10_000, round)), store.purge()]);
+      expect(await readdir(dir), `round ${round}`).toStrictEqual([]);
+      expect(await store.get(nameOf(round))).toBeUndefined();
+    }
+    store.close();
+  });
 });

@@ -19,6 +19,7 @@ export interface FileCacheStore {
   /** The entry's bytes, or undefined if there is none or it has expired (then it is removed). */
   readonly get: (name: string) => Promise<Buffer | undefined>;
   readonly put: (name: string, bytes: Uint8Array) => Promise<void>;
+  readonly remove: (name: string) => Promise<void>;
   /** Removes every expired entry and leftover temporary file. */
   readonly sweep: () => Promise<void>;
   /** Removes every entry, this store's or not. */
@@ -56,6 +57,8 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
   // What is on disk, oldest first: name → size and time written.
   const entries = new Map<string, { size: number; writtenAt: number }>();
   let total = 0;
+  // Counts purges, so that a write that was under way when a purge ran is removed, not kept.
+  let purges = 0;
   const forget = (name: string): void => {
     total -= entries.get(name)?.size ?? 0;
     entries.delete(name);
@@ -115,6 +118,7 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
     },
     put: async (name, bytes) => {
       const path = pathOf(name);
+      const purgesBefore = purges;
       const temporary = join(config.dir, `.tmp-${randomBytes(8).toString('hex')}`);
       const file = await open(temporary, 'wx', 0o600);
       try {
@@ -123,13 +127,19 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
         await file.close();
       }
       await rename(temporary, path);
+      if (purges !== purgesBefore) {
+        await rm(path, { force: true });
+        return;
+      }
       forget(name);
       entries.set(name, { size: bytes.length, writtenAt: now() });
       total += bytes.length;
       await keepWithinBound();
     },
+    remove,
     sweep,
     purge: async () => {
+      purges += 1;
       entries.clear();
       total = 0;
       for (const file of await readdir(config.dir)) {

@@ -1,7 +1,16 @@
-// @hipaa-fhir-mcp/phi-cache: envelope encryption for cached PHI, bound to the patient's HMAC, with
-// local or KMS data keys and bounded data-key reuse. The cache store and its wiring build on these
-// (issue 7, in progress).
+// @hipaa-fhir-mcp/phi-cache: the PhiCache port on disk, encrypted at rest. Each FHIR result is an
+// AES-256-GCM entry under a local or AWS KMS data key, stored only wrapped and bound to the patient's HMAC.
 export { type DataKeyReuseLimits, reusingDataKeys } from './dataKeyReuse.js';
-export { type DataKeySource, type EntryAddress, localDataKeySource, openEntry, patientContext, sealEntry } from './envelope.js';
+export {
+  cacheMasterKeyFrom,
+  type DataKeySource,
+  type EntryAddress,
+  entryExpired,
+  localDataKeySource,
+  openEntry,
+  patientContext,
+  sealEntry,
+} from './envelope.js';
 export { type FileCacheStore, type FileCacheStoreConfig, makeFileCacheStore } from './fileCacheStore.js';
 export { kmsDataKeySource } from './kmsDataKeySource.js';
+export { type EncryptedPhiCacheConfig, makeEncryptedPhiCache, type PhiCacheWarning } from './phiCache.js';
