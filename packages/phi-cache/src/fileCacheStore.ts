@@ -22,8 +22,8 @@ export interface FileCacheStore {
   readonly remove: (name: string) => Promise<void>;
   /** Removes every expired entry and leftover temporary file. */
   readonly sweep: () => Promise<void>;
-  /** Removes every entry, this store's or not. */
-  readonly purge: () => Promise<void>;
+  /** Removes every entry, this store's or not; resolves to how many entries there were. */
+  readonly purge: () => Promise<number>;
   readonly close: () => void;
 }
 
@@ -142,9 +142,12 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
       purges += 1;
       entries.clear();
       total = 0;
+      let removed = 0;
       for (const file of await readdir(config.dir)) {
         if (file.endsWith(SUFFIX) || file.startsWith('.tmp-')) await rm(join(config.dir, file), { force: true });
+        if (file.endsWith(SUFFIX)) removed += 1;
       }
+      return removed;
     },
     close: () => clearInterval(timer),
   };

@@ -15,6 +15,7 @@ HMAC-SHA-256.
 Usage: ${SERVER_NAME} [--help | --version]
        ${SERVER_NAME} audit verify | find | stats LOG ...   (see ${SERVER_NAME} audit --help)
        ${SERVER_NAME} keys create --kms-key-id KEY          (a new audit key, as a KMS ciphertext)
+       ${SERVER_NAME} cache purge                           (removes every entry in CACHE_DIR)
 
 Environment (see README.md):
   AUDIT_LOG_FILE       required: the JSON Lines audit log (created 0600)
@@ -39,10 +40,14 @@ Environment (see README.md):
   AUDIT_ROTATE         none (default), daily, a size such as 64MiB, or daily,64MiB
   AUDIT_SINK           file (default) or cloudwatch: then AUDIT_LOG_GROUP (and AUDIT_LOG_STREAM,
                        default one per instance) instead of AUDIT_LOG_FILE
+  CACHE_DIR            cache FHIR results there, encrypted (default: no cache); data keys local
+                       (from the audit key) or, with KEY_PROVIDER=kms, from KMS under KMS_KEY_ID
+  CACHE_TTL_SECONDS    how long an entry is served, 1-86400 (default 300)
+  CACHE_MAX_SIZE       the cache's size bound, e.g. 64MiB (default); the oldest entries go first
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {
-  const subcommand = argv[0] === 'audit' || argv[0] === 'keys';
+  const subcommand = argv[0] === 'audit' || argv[0] === 'keys' || argv[0] === 'cache';
   if (!subcommand && (argv.includes('--help') || argv.includes('-h'))) {
     process.stderr.write(HELP); // stdout is only ever the MCP channel
     return 0;
@@ -54,6 +59,10 @@ const main = async (argv: readonly string[]): Promise<number> => {
   if (argv[0] === 'keys') {
     const { runKeysCli } = await import('./keysCli.js');
     return runKeysCli(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
+  }
+  if (argv[0] === 'cache') {
+    const { runCacheCli } = await import('./cacheCli.js');
+    return runCacheCli(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
   }
   if (argv[0] === 'audit') {
     const { runAuditCli } = await import('./auditCli.js');
@@ -78,6 +87,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
     version: VERSION,
     fhir_backend: running.fhirBackend,
     audit_sink: running.auditSink,
+    cache: running.cache,
     key_id: running.keyId,
     checkpoint_public_key: running.checkpointPublicKey,
   });

@@ -12,6 +12,7 @@ describe('decodeConfig', () => {
     expect(decodeConfig(base, '/srv')).toStrictEqual(
       E.right({
         fhir: { kind: 'files', dir: embeddedDataDir },
+        cache: undefined,
         audit: { kind: 'file', path: '/srv/audit.jsonl', rotate: {} },
         keySource: { kind: 'env', hex: KEY },
         callerIdentity: `os-user:${userInfo().username}`,
@@ -171,6 +172,25 @@ describe('decodeConfig', () => {
 });
 
 describe('the README', () => {
+  it('caches only with CACHE_DIR, with a short default TTL and a size bound; data keys follow KEY_PROVIDER', () => {
+    const local = decodeConfig({ ...base, CACHE_DIR: 'cache' }, '/srv');
+    expect(E.isRight(local) && local.right.cache).toStrictEqual({ dir: '/srv/cache', ttlMs: 300_000, maxBytes: 64 * 1024 ** 2, dataKeys: { kind: 'local' } });
+    const tuned = decodeConfig({ ...base, CACHE_DIR: '/c', CACHE_TTL_SECONDS: '60', CACHE_MAX_SIZE: '8MiB' });
+    expect(E.isRight(tuned) && tuned.right.cache).toMatchObject({ ttlMs: 60_000, maxBytes: 8 * 1024 ** 2 });
+    const kms = { AUDIT_LOG_FILE: 'a', KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'AQID', CACHE_DIR: '/c' };
+    const viaKms = decodeConfig({ ...kms, KMS_KEY_ID: 'alias/phi-cache' });
+    expect(E.isRight(viaKms) && viaKms.right.cache?.dataKeys).toStrictEqual({ kind: 'kms', kmsKeyId: 'alias/phi-cache' });
+    const problems = (env: NodeJS.ProcessEnv) => {
+      const result = decodeConfig(env);
+      return E.isLeft(result) ? result.left.map((p) => p.variable) : [];
+    };
+    expect(problems(kms)).toStrictEqual(['KMS_KEY_ID']);
+    expect(problems({ ...base, CACHE_TTL_SECONDS: '60', CACHE_MAX_SIZE: '1MiB' })).toStrictEqual(['CACHE_TTL_SECONDS', 'CACHE_MAX_SIZE']);
+    expect(problems({ ...base, CACHE_DIR: '/c', CACHE_TTL_SECONDS: '0' })).toStrictEqual(['CACHE_TTL_SECONDS']);
+    expect(problems({ ...base, CACHE_DIR: '/c', CACHE_TTL_SECONDS: '86401' })).toStrictEqual(['CACHE_TTL_SECONDS']);
+    expect(problems({ ...base, CACHE_DIR: '/c', CACHE_MAX_SIZE: '10' })).toStrictEqual(['CACHE_MAX_SIZE']);
+  });
+
   it("documents every variable the server reads in its configuration table", async () => {
     const { readFile } = await import('node:fs/promises');
     const { ENV_VARS } = await import('./config.js');

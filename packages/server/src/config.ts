@@ -34,8 +34,19 @@ export type FhirConfig =
   | { readonly kind: 'healthlake'; readonly endpoint: string; readonly region: string; readonly timeoutMs: number }
   | { readonly kind: 'http'; readonly baseUrl: string; readonly timeoutMs: number; readonly auth: FhirAuthConfig };
 
+/** CACHE_DIR: FHIR results cached encrypted on disk; data keys from the KEY_PROVIDER's side (local or KMS). */
+export interface CacheConfig {
+  readonly dir: string;
+  readonly ttlMs: number;
+  readonly maxBytes: number;
+  /** `local`: wrapped under a master key derived from the audit key; `kms`: GenerateDataKey under KMS_KEY_ID. */
+  readonly dataKeys: { readonly kind: 'local' } | { readonly kind: 'kms'; readonly kmsKeyId: string };
+}
+
 export interface Config {
   readonly fhir: FhirConfig;
+  /** Absent: nothing is cached. */
+  readonly cache: CacheConfig | undefined;
   readonly audit: AuditConfig;
   readonly keySource: KeySource;
   readonly callerIdentity: CallerIdentity;
@@ -224,9 +235,19 @@ export const ENV_VARS = [
   'AUDIT_LOG_GROUP',
   'AUDIT_LOG_STREAM',
   'KMS_KEY_ID',
+  'CACHE_DIR',
+  'CACHE_TTL_SECONDS',
+  'CACHE_MAX_SIZE',
 ] as const;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
+
+/** A size such as `64MiB` (B, KiB, MiB or GiB) of at least 1 KiB, in bytes; undefined if it is not one. */
+export const parseSize = (value: string): number | undefined => {
+  const size = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(value);
+  const bytes = size === null ? Number.NaN : Number(size[1]) * (SIZE_UNITS[(size[2] ?? '').toUpperCase()] ?? Number.NaN);
+  return Number.isSafeInteger(bytes) && bytes >= 1024 ? bytes : undefined;
+};
 
 /** `none`, or any of `daily` and a size such as `64MiB`, comma-separated: `daily,64MiB`. */
 export const parseRotation = (value: string): { maxBytes?: number; daily?: boolean } | undefined => {
@@ -235,13 +256,41 @@ export const parseRotation = (value: string): { maxBytes?: number; daily?: boole
   for (const part of value.split(',').map((p) => p.trim())) {
     if (part === 'daily') rotation = { ...rotation, daily: true };
     else {
-      const size = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(part);
-      const bytes = size === null ? Number.NaN : Number(size[1]) * (SIZE_UNITS[(size[2] ?? '').toUpperCase()] ?? Number.NaN);
-      if (!Number.isSafeInteger(bytes) || bytes < 1024 || rotation.maxBytes !== undefined) return undefined;
+      const bytes = parseSize(part);
+      if (bytes === undefined || rotation.maxBytes !== undefined) return undefined;
       rotation = { ...rotation, maxBytes: bytes };
     }
   }
   return rotation;
+};
+
+const CacheTtlSeconds = IntFromString(1, 86_400);
+
+/** CACHE_DIR and its settings; undefined (and no problem) when CACHE_DIR is unset. */
+const decodeCacheConfig = (env: NodeJS.ProcessEnv, cwd: string, keyProvider: string, problem: (variable: string, text: string) => void): CacheConfig | undefined => {
+  const dir = set(env, 'CACHE_DIR');
+  if (dir === undefined) {
+    for (const name of ['CACHE_TTL_SECONDS', 'CACHE_MAX_SIZE']) {
+      if (set(env, name) !== undefined) problem(name, 'is set, but CACHE_DIR is not: set CACHE_DIR to cache FHIR results (encrypted).');
+    }
+    return undefined;
+  }
+  const ttl = CacheTtlSeconds.decode(set(env, 'CACHE_TTL_SECONDS') ?? '300');
+  if (E.isLeft(ttl)) problem('CACHE_TTL_SECONDS', 'must be a whole number of seconds from 1 to 86400.');
+  const maxBytes = parseSize(set(env, 'CACHE_MAX_SIZE') ?? '64MiB');
+  if (maxBytes === undefined) problem('CACHE_MAX_SIZE', 'must be a size of at least 1KiB, such as 64MiB.');
+  const kmsKeyId = set(env, 'KMS_KEY_ID');
+  if (keyProvider === 'kms' && kmsKeyId === undefined) {
+    problem('KMS_KEY_ID', 'is required with KEY_PROVIDER=kms and CACHE_DIR: the KMS key that makes the cache\'s data keys.');
+    return undefined;
+  }
+  if (E.isLeft(ttl) || maxBytes === undefined) return undefined;
+  return {
+    dir: resolve(cwd, dir),
+    ttlMs: ttl.right * 1_000,
+    maxBytes,
+    dataKeys: keyProvider === 'kms' ? { kind: 'kms', kmsKeyId: kmsKeyId as string } : { kind: 'local' },
+  };
 };
 
 const set = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
@@ -306,6 +355,8 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
     }
   }
 
+  const cache = decodeCacheConfig(env, cwd, keyProvider, problem);
+
   const caller = CallerIdentity.decode(set(env, 'CALLER_IDENTITY') ?? `os-user:${userInfo().username}`);
   if (E.isLeft(caller)) problem('CALLER_IDENTITY', 'must be 1 to 256 printable ASCII characters, not starting or ending with a space.');
 
@@ -334,6 +385,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   }
   return E.right({
     fhir,
+    cache,
     audit:
       auditSink === 'file'
         ? { kind: 'file', path: resolve(cwd, auditPath as string), rotate: auditRotate }

@@ -2,6 +2,7 @@
 // fields — no free text from input, upstream responses or error messages — one JSON object a line.
 import type { Writable } from 'node:stream';
 import type { ErrorCode, RequestId, ToolName } from '@hipaa-fhir-mcp/core';
+import type { PhiCacheWarning } from '@hipaa-fhir-mcp/phi-cache';
 import type { LogLevel } from './config.js';
 
 export type LogEvent =
@@ -10,6 +11,7 @@ export type LogEvent =
       readonly version: string;
       readonly fhir_backend: 'files' | 'http' | 'healthlake';
       readonly audit_sink: 'file' | 'cloudwatch';
+      readonly cache: 'off' | 'local' | 'kms';
       readonly key_id: string;
       readonly checkpoint_public_key: string;
     }
@@ -24,6 +26,8 @@ export type LogEvent =
     }
   | { readonly event: 'defect'; readonly tool: ToolName; readonly request_id: RequestId; readonly error_class: string; readonly stack_frames: readonly string[] }
   | { readonly event: 'transport_error'; readonly error_class: string }
+  /** The PHI cache served a miss or skipped a write: a fixed code, never a value. */
+  | { readonly event: 'cache_warning'; readonly warning: PhiCacheWarning }
   | { readonly event: 'process_warning'; readonly warning_class: string }
   | { readonly event: 'process_error'; readonly kind: 'uncaughtException' | 'unhandledRejection'; readonly error_class: string; readonly stack_frames: readonly string[] };
 
@@ -36,7 +40,7 @@ export interface OperationalLog {
 const RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 const levelOf = (event: LogEvent): Exclude<LogLevel, 'silent'> =>
-  event.event.endsWith('error') || event.event === 'defect' ? 'error' : event.event === 'process_warning' ? 'warn' : 'info';
+  event.event.endsWith('error') || event.event === 'defect' ? 'error' : event.event === 'process_warning' || event.event === 'cache_warning' ? 'warn' : 'info';
 
 export const makeOperationalLog = (stderr: Pick<Writable, 'write'> = process.stderr, now: () => Date = () => new Date()): OperationalLog => {
   let threshold = RANK.info;

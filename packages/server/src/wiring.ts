@@ -7,11 +7,11 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { hostname } from 'node:os';
 import { AuditFileError, type CheckpointSigner, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
-import type { AuditSink, Deps, FhirRepository } from '@hipaa-fhir-mcp/core';
+import type { AuditSink, Deps, FhirRepository, HmacKey, PhiCache } from '@hipaa-fhir-mcp/core';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
 import { createMcpServer, type FhirMcpServer } from '@hipaa-fhir-mcp/mcp-stdio';
-import { type AuditConfig, type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
-import { checkpointSignerFor, loadHmacKey, staticKeyProvider } from './keys.js';
+import { type AuditConfig, type CacheConfig, type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
+import { checkpointSignerFor, KMS_SDK_MISSING, loadHmacKey, staticKeyProvider } from './keys.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
 export const SERVER_NAME = 'hipaa-fhir-mcp';
@@ -27,7 +27,9 @@ export interface RunningServer {
   readonly checkpointPublicKey: string;
   readonly fhirBackend: FhirConfig['kind'];
   readonly auditSink: AuditConfig['kind'];
-  /** Flushes and closes the audit sink. Call once the transport has answered everything. */
+  /** Where cached data keys come from, or `off` without CACHE_DIR. */
+  readonly cache: 'off' | CacheConfig['dataKeys']['kind'];
+  /** Flushes and closes the audit sink (and stops the cache). Call once the transport has answered everything. */
   readonly close: () => Promise<void>;
 }
 
@@ -120,11 +122,49 @@ const buildAuditSink = async (audit: AuditConfig, signer: CheckpointSigner): Pro
   }
 };
 
+// A plaintext data key serves one patient's entries for at most 5 minutes and 1,000 entries, in
+// memory only (the AWS Encryption SDK's caching, with its recommended kind of bounds).
+const DATA_KEY_REUSE = { maxAgeMs: 300_000, maxUses: 1_000, maxKeys: 1_000 } as const;
+
+/**
+ * The encrypted PHI cache CACHE_DIR names: local data keys wrapped under a master key derived from
+ * the audit key, or KMS data keys (the KMS client and adapter loaded only then).
+ */
+const buildPhiCache = async (
+  cache: CacheConfig,
+  key: HmacKey,
+  log: OperationalLog,
+): Promise<E.Either<StartFailure, { readonly cache: PhiCache; readonly close: () => void }>> => {
+  const phiCache = await import('@hipaa-fhir-mcp/phi-cache');
+  let source: import('@hipaa-fhir-mcp/phi-cache').DataKeySource;
+  if (cache.dataKeys.kind === 'local') source = phiCache.localDataKeySource(phiCache.cacheMasterKeyFrom(key.bytes));
+  else {
+    const kms = await import('@aws-sdk/client-kms').catch(() => undefined);
+    if (kms === undefined) return E.left([{ variable: 'KEY_PROVIDER', problem: KMS_SDK_MISSING }]);
+    source = await phiCache.kmsDataKeySource({ kms: new kms.KMSClient({}), kmsKeyId: cache.dataKeys.kmsKeyId });
+  }
+  const dataKeys = phiCache.reusingDataKeys(source, DATA_KEY_REUSE);
+  let store;
+  try {
+    store = await phiCache.makeFileCacheStore({ dir: cache.dir, ttlMs: cache.ttlMs, maxBytes: cache.maxBytes });
+  } catch (error) {
+    // The store's own messages name only properties of the directory, never a value.
+    return E.left([{ variable: 'CACHE_DIR', problem: error instanceof Error && /directory/.test(error.message) ? error.message : 'cannot be created or read.' }]);
+  }
+  return E.right({
+    cache: phiCache.makeEncryptedPhiCache({ store, dataKeys, ttlMs: cache.ttlMs, warn: (warning) => log({ event: 'cache_warning', warning }) }),
+    close: () => {
+      store.close();
+      dataKeys.forget();
+    },
+  });
+};
+
 /** Builds everything from the environment; nothing is served yet. */
 export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): Promise<E.Either<StartFailure, RunningServer>> => {
   const config = decodeConfig(env);
   if (E.isLeft(config)) return config;
-  const { fhir: fhirConfig, audit: auditConfig, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
+  const { fhir: fhirConfig, cache: cacheConfig, audit: auditConfig, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
   log.setLevel(logLevel);
 
   const key = await loadHmacKey(keySource);
@@ -133,9 +173,15 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   const fhir = await buildFhirRepository(fhirConfig);
   if (E.isLeft(fhir)) return fhir;
 
+  const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, key.right, log);
+  if (cache !== undefined && E.isLeft(cache)) return cache;
+
   const signer = checkpointSignerFor(key.right);
   const audit = await buildAuditSink(auditConfig, signer);
-  if (E.isLeft(audit)) return audit;
+  if (E.isLeft(audit)) {
+    cache?.right.close();
+    return audit;
+  }
 
   const deps: Deps = {
     fhir: fhir.right,
@@ -144,6 +190,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
     keys: staticKeyProvider(key.right),
     clock: { now: () => new Date() },
     limits: { maxObservations, patientOutput },
+    ...(cache === undefined ? {} : { cache: cache.right.cache }),
     reportDefect: (defect, where) =>
       log({ event: 'defect', tool: where.tool, request_id: where.requestId, error_class: errorClassOf(defect), stack_frames: stackFramesOf(defect) }),
   };
@@ -167,7 +214,11 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
     checkpointPublicKey: signer.publicKey,
     fhirBackend: fhirConfig.kind,
     auditSink: auditConfig.kind,
-    close: audit.right.close,
+    cache: cacheConfig?.dataKeys.kind ?? 'off',
+    close: async () => {
+      cache?.right.close();
+      await audit.right.close();
+    },
   });
 };
 
