@@ -13,7 +13,9 @@ describe('the adversarial privacy suite', { timeout: 240_000 }, () => {
     expect(report.records).toBe(report.calls - report.failedClosed);
     expect(report.unmatchedRequestIds).toBe(0); // each answered call has exactly its own record
     expect(report.identifiersSwept).toBeGreaterThan(150);
-    for (const sink of ['audit log', 'stderr', 'error texts']) expect(report.sinks.find((s) => s.sink === sink)?.bytes).toBeGreaterThan(1000);
+    expect(report.cacheHits).toBeGreaterThanOrEqual(48); // the second round of every tool for every patient
+    expect(report.cacheFiles).toBeGreaterThanOrEqual(48);
+    for (const sink of ['audit log', 'stderr', 'error texts', 'cache files']) expect(report.sinks.find((s) => s.sink === sink)?.bytes).toBeGreaterThan(1000);
   });
 
   it('catches a planted leak (an adapter that logs its request paths) and names the sink', async () => {

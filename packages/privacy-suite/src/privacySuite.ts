@@ -1,7 +1,8 @@
 // The adversarial privacy suite. It spawns the real built server over stdio, drives it with the SDK
 // client against the FHIR sandbox holding all 16 fixture patients — every tool for every patient,
 // generated hostile ids and codes, every upstream fault (including servers that echo the request),
-// and an audit disk that fills up — then sweeps every sink for every identifier.
+// and an audit disk that fills up — then sweeps every sink, the encrypted PHI cache's directory
+// included (file names and raw bytes), for every identifier.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,10 @@ export interface SuiteReport {
    * refused for a full disk, records no call explains, and duplicates. Must be 0.
    */
   readonly unmatchedRequestIds: number;
+  /** Calls whose record says the data came from the PHI cache (CACHE_DIR). */
+  readonly cacheHits: number;
+  /** Files in CACHE_DIR when the sweep ran. */
+  readonly cacheFiles: number;
 }
 
 const FAULTS: readonly (readonly Fault[])[] = [
@@ -128,6 +133,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   const sandbox: Sandbox = await startSandbox({ bundles });
   const root = await mkdtemp(join(tmpdir(), 'privacy-suite-'));
   const [cwd, home, tmp] = await Promise.all(['cwd', 'home', 'tmp'].map((name) => mkdtemp(join(root, `${name}-`))));
+  const cacheDir = join(root, 'phi-cache');
   const token = `tok-${randomBytes(24).toString('base64url')}`;
   const key = randomBytes(32).toString('hex');
   const env: Record<string, string> = {
@@ -139,6 +145,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     FHIR_AUTH_TOKEN: token,
     FHIR_TIMEOUT_MS: '300',
     LOG_LEVEL: 'debug',
+    CACHE_DIR: cacheDir,
   };
   if (options.plantLeak === true) {
     const preload = join(root, 'leaky-adapter.cjs');
@@ -175,24 +182,28 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     }
   };
 
-  // 1. Every tool for every patient, then hostile inputs, then every fault.
+  // 1. Every tool for every patient twice (the second time from the cache), then hostile inputs, then every fault.
   const main = await startServer({ ...env, AUDIT_LOG_FILE: join(cwd as string, 'audit.jsonl') }, cwd as string);
-  for (const id of realIds) for (const tool of TOOLS) await call(main, { tool, args: argsFor(tool, id) });
+  for (let round = 0; round < 2; round++) for (const id of realIds) for (const tool of TOOLS) await call(main, { tool, args: argsFor(tool, id) });
   for (const generated of generatedCalls(realIds, options.generatedCalls)) await call(main, generated);
+  await main.client.close();
+  const runs: ServerRun[] = [main];
   if (options.quick !== true) {
+    // Faults need every call to reach the FHIR server, so this run has no cache; same audit log.
+    const { CACHE_DIR: _none, ...uncached } = env;
+    const faulty = await startServer({ ...uncached, AUDIT_LOG_FILE: join(cwd as string, 'audit.jsonl') }, cwd as string);
+    runs.push(faulty);
     for (const [n, faults] of FAULTS.entries()) {
       sandbox.clearFaults();
       sandbox.injectFaults(...faults);
       const tool = TOOLS[n % TOOLS.length] as Tool;
-      await call(main, { tool, args: argsFor(tool, realIds[n % realIds.length]) });
+      await call(faulty, { tool, args: argsFor(tool, realIds[n % realIds.length]) });
     }
     sandbox.clearFaults();
+    await faulty.client.close();
   }
-  await main.client.close();
-  const mainCalls = calls;
 
   // 2. An audit disk that fills up after a few records: calls must fail closed, with no data.
-  const runs: ServerRun[] = [main];
   const fullDiskLog = join(cwd as string, 'full-disk', 'audit.jsonl');
   if (options.quick !== true) {
     const full = await startServer({ ...env, AUDIT_LOG_FILE: fullDiskLog }, cwd as string, 2);
@@ -224,9 +235,14 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     const reports = await Promise.all((await filesUnder(dir as string)).map(async (file) => sweep(label, file.slice(root.length + 1), await readFile(file, 'utf8'))));
     sinks.push({ sink: label, bytes: reports.reduce((n, r) => n + r.bytes, 0), hits: reports.flatMap((r) => r.hits) });
   }
+  // The cache holds PHI at rest: its file names and raw bytes (read as latin1, so nothing is lost).
+  const cacheFiles = await filesUnder(cacheDir).catch(() => []);
+  const cacheReports = await Promise.all(cacheFiles.map(async (file) => sweep('cache files', file.slice(root.length + 1), `${file.slice(root.length + 1)}\n${(await readFile(file)).toString('latin1')}`)));
+  sinks.push({ sink: 'cache files', bytes: cacheReports.reduce((n, r) => n + r.bytes, 0), hits: cacheReports.flatMap((r) => r.hits) });
   const recordLines = [...auditText.split('\n'), ...(await readLog(fullDiskLog)).split('\n')].filter((l) => l !== '');
   const records = recordLines.length;
-  const logged = recordLines.map((l) => (JSON.parse(l) as { request_id: string }).request_id);
+  const parsed = recordLines.map((l) => JSON.parse(l) as { request_id: string; data_source: string | null });
+  const logged = parsed.map((r) => r.request_id);
   const loggedSet = new Set(logged);
   const expected = new Set(mustBeLogged);
   const unmatchedRequestIds =
@@ -234,7 +250,6 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     mustNotBeLogged.filter((id) => loggedSet.has(id)).length +
     logged.filter((id) => !expected.has(id)).length +
     (logged.length - loggedSet.size);
-  void mainCalls;
   return {
     calls,
     records,
@@ -245,6 +260,8 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     hits: sinks.reduce((n, s) => n + s.hits.length, 0),
     nonProtocolStdout: runs.reduce((n, r) => n + r.transportErrors(), 0),
     unmatchedRequestIds,
+    cacheHits: parsed.filter((r) => r.data_source === 'cache').length,
+    cacheFiles: cacheFiles.length,
   };
 };
 
@@ -254,6 +271,7 @@ export const formatReport = (report: SuiteReport): string =>
     `audit records written: ${report.records} (request ids not matching one-to-one: ${report.unmatchedRequestIds})`,
     `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer token; the HMAC key), each plain, URL-encoded, JSON-escaped, base64-encoded and (SSN, phone, birth date) as bare digits, plus identifier shapes`,
     `stdout lines that were not JSON-RPC: ${report.nonProtocolStdout}`,
+    `PHI cache: ${report.cacheHits} calls served from it; ${report.cacheFiles} encrypted entries swept by name and raw bytes`,
     '',
     '| sink | bytes swept | hits |',
     '|---|---|---|',
