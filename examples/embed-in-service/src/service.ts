@@ -38,6 +38,7 @@ const httpStatusOf = matchDomainError<number>({
   KeyUnavailable: () => 503,
   IdentityUnavailable: () => 401,
   InternalError: () => 500,
+  AccessDenied: ({ reason }) => (reason === 'invalid_token' ? 401 : 403),
 });
 
 /** The JSON body, or undefined when it is too large, aborted or not JSON (the core audits that as invalid input). */
@@ -79,7 +80,9 @@ export const startService = async (config: ServiceConfig) => {
       if (request.method !== 'POST' || !ToolName.is(tool)) return send(response, 404, { error: 'not_found' });
       // Per-request identity: the gateway's header, checked by the core's codec; no header → audited as unidentified.
       const caller = CallerIdentity.decode(request.headers['x-caller-identity']);
-      const identity = { identify: () => (E.isRight(caller) ? TE.right(caller.right) : TE.left({ _tag: 'IdentityError' as const, reason: 'Unauthenticated' as const })) };
+      const identity = {
+        identify: () => (E.isRight(caller) ? TE.right({ caller: caller.right, workload: null }) : TE.left({ _tag: 'IdentityError' as const, reason: 'Unauthenticated' as const })),
+      };
       const call = newCallContext();
       const outcome: E.Either<DomainError, object> = await TOOLS[tool](await readJson(request), call)({ ...deps, identity })();
       if (E.isRight(outcome)) return send(response, 200, { request_id: call.requestId, ...outcome.right });

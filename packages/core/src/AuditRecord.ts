@@ -1,4 +1,4 @@
-// The one audit record shape: the same nine keys, in the same order, for every tool call.
+// The one audit record shape: the same ten keys, in the same order, for every tool call.
 // `checkAuditRecord` is the gate every record passes before any sink sees it; nothing else gets through.
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
@@ -8,7 +8,8 @@ export const ToolName = t.keyof({ get_patient: null, search_observations: null, 
 export type ToolName = t.TypeOf<typeof ToolName>;
 export const TOOL_NAMES: readonly ToolName[] = Object.keys(ToolName.keys) as ToolName[];
 
-export const AuditStatus = t.keyof({ success: null, error: null });
+/** `denied`: refused by access control (a bad token, a missing scope, another patient than the token's). */
+export const AuditStatus = t.keyof({ success: null, error: null, denied: null });
 export type AuditStatus = t.TypeOf<typeof AuditStatus>;
 
 /** One code per DomainError tag (see `errorCodeOf`). */
@@ -24,8 +25,14 @@ export const ErrorCode = t.keyof({
   key_unavailable: null,
   identity_unavailable: null,
   internal_error: null,
+  invalid_token: null,
+  insufficient_scope: null,
+  patient_not_in_context: null,
 });
 export type ErrorCode = t.TypeOf<typeof ErrorCode>;
+
+/** The codes of a `denied` record, and only of one. */
+export const DENIAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['invalid_token', 'insufficient_scope', 'patient_not_in_context']);
 
 /** Where a successful call's data came from: the encrypted PHI cache or the FHIR server. */
 export const DataSource = t.keyof({ cache: null, fhir: null });
@@ -65,6 +72,20 @@ export const IsoTimestamp = t.brand(
 );
 export type IsoTimestamp = t.TypeOf<typeof IsoTimestamp>;
 
+interface WorkloadIdentityBrand {
+  readonly WorkloadIdentity: unique symbol;
+}
+/**
+ * The server's own verified workload identity: a SPIFFE ID (spiffe://<trust domain>/<path>, at most
+ * 2048 bytes; https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md).
+ */
+export const WorkloadIdentity = t.brand(
+  t.string,
+  (s): s is t.Branded<string, WorkloadIdentityBrand> => s.length <= 2048 && /^spiffe:\/\/[a-z0-9._-]{1,255}(?:\/[A-Za-z0-9._-]+)*$/.test(s) && !/\/\.{1,2}(?:\/|$)/.test(s),
+  'WorkloadIdentity',
+);
+export type WorkloadIdentity = t.TypeOf<typeof WorkloadIdentity>;
+
 interface KeyIdBrand {
   readonly KeyId: unique symbol;
 }
@@ -84,6 +105,8 @@ export const AuditRecord = t.type({
   key_id: t.union([KeyId, t.null]),
   /** `cache` when every read of the call was a cache hit, else `fhir`; null exactly when the call failed. */
   data_source: t.union([DataSource, t.null]),
+  /** The server's SPIFFE ID when it runs with one (SPIFFE_*), else null. */
+  workload_identity: t.union([WorkloadIdentity, t.null]),
 });
 export type AuditRecord = t.TypeOf<typeof AuditRecord>;
 
@@ -92,8 +115,8 @@ export const AUDIT_RECORD_KEYS = Object.keys(AuditRecord.props) as readonly (key
 
 /**
  * Accepts exactly an AuditRecord: every key present in order, no extra key, every value in its
- * closed form, `error_code` null exactly when `status` is success, and `data_source` null exactly when
- * it is not. Anything else is refused.
+ * closed form, `error_code` null exactly when `status` is success and a denial code exactly when it
+ * is denied, and `data_source` null exactly when it is not success. Anything else is refused.
  */
 export const checkAuditRecord = (u: unknown): E.Either<'rejected', AuditRecord> => {
   if (typeof u !== 'object' || u === null || Array.isArray(u)) return E.left('rejected');
@@ -106,5 +129,6 @@ export const checkAuditRecord = (u: unknown): E.Either<'rejected', AuditRecord> 
   const record = decoded.right;
   if ((record.status === 'success') !== (record.error_code === null)) return E.left('rejected');
   if ((record.status === 'success') !== (record.data_source !== null)) return E.left('rejected');
+  if ((record.status === 'denied') !== (record.error_code !== null && DENIAL_CODES.has(record.error_code))) return E.left('rejected');
   return E.right(record);
 };

@@ -45,6 +45,9 @@ export class PatientId {
   }
 }
 
+/** Whether two ids are the same patient's, compared without either value leaving this module. */
+export const samePatient = (a: PatientId, b: PatientId): boolean => unsafeRawPatientId(a) === unsafeRawPatientId(b);
+
 /** @phi Parses a FHIR id; the error never carries the value. */
 export const parsePatientId = (raw: string): E.Either<'not_a_fhir_id', PatientId> => {
   const id = PatientId.fromString(raw);

@@ -37,7 +37,8 @@ const expectedRecord = (overrides: Partial<AuditRecord>): AuditRecord => ({
   status: 'success',
   error_code: null,
   key_id: 'test-key',
-  data_source: overrides.status === 'error' ? null : 'fhir',
+  data_source: overrides.status === 'error' || overrides.status === 'denied' ? null : 'fhir',
+  workload_identity: null,
   ...overrides,
 } as AuditRecord);
 

@@ -11,8 +11,11 @@ import {
   type IsoTimestamp,
   type KeyId,
   type ToolName,
+  type WorkloadIdentity,
 } from './AuditRecord.js';
+import { checkPatientContext, checkToolScopes } from './access.js';
 import {
+  accessDenied,
   auditUnavailable,
   type DomainError,
   identityUnavailable,
@@ -20,6 +23,7 @@ import {
   keyUnavailable,
   matchDomainError,
 } from './errors.js';
+import type { PatientId } from './PatientId.js';
 import { type HmacKey, hmacPatientId, type PatientIdHmac } from './PatientIdHmac.js';
 import type { CallContext, Deps } from './ports.js';
 import { type ReadThrough, readThroughFor } from './readThrough.js';
@@ -37,6 +41,7 @@ export const errorCodeOf: (e: DomainError) => ErrorCode = matchDomainError<Error
   KeyUnavailable: () => 'key_unavailable',
   IdentityUnavailable: () => 'identity_unavailable',
   InternalError: () => 'internal_error',
+  AccessDenied: (e) => e.reason,
 });
 
 /**
@@ -73,6 +78,11 @@ export interface CallScope {
   readonly readThrough: ReadThrough;
 }
 
+/** Every tool names one patient; access control checks it against the token's launch context. */
+export interface PatientInput {
+  readonly patient_id: PatientId;
+}
+
 /** A use case after decoding: it sees only validated input and never writes audit records. */
 export type UseCase<I, A> = (input: I, scope: CallScope) => RTE.ReaderTaskEither<Deps, DomainError, A>;
 
@@ -80,11 +90,13 @@ export type UseCase<I, A> = (input: I, scope: CallScope) => RTE.ReaderTaskEither
 export type AuditedTool<A> = (rawInput: unknown, call: CallContext) => RTE.ReaderTaskEither<Deps, DomainError, A>;
 
 /**
- * Wraps a use case so that every call — success, invalid input, not found, upstream failure or
- * defect — writes exactly one AuditRecord, and its data is returned only once that record is durable.
+ * Wraps a use case so that every call — success, denial, invalid input, not found, upstream failure
+ * or defect — writes exactly one AuditRecord, and its data is returned only once that record is durable.
+ * With `call.access` (a transport that authorizes requests), a bad token, a missing scope or another
+ * patient than the token's launch context is refused before the use case runs, as `denied`.
  */
 export const audited =
-  <I, A>(tool: ToolName, decode: (raw: unknown) => E.Either<DomainError, I>, useCase: UseCase<I, A>): AuditedTool<A> =>
+  <I extends PatientInput, A>(tool: ToolName, decode: (raw: unknown) => E.Either<DomainError, I>, useCase: UseCase<I, A>): AuditedTool<A> =>
   (rawInput, call) =>
   (deps) =>
   async () => {
@@ -97,6 +109,7 @@ export const audited =
     };
     let patientIdHmac: PatientIdHmac | null = null;
     let callerIdentity: CallerIdentity | null = null;
+    let workloadIdentity: WorkloadIdentity | null = null;
     let keyId: KeyId | null = null;
     let dataSource: (() => DataSource) | null = null;
 
@@ -106,12 +119,19 @@ export const audited =
       keyId = key.right.id as KeyId;
       patientIdHmac = hmacOf(key.right, givenPatientId(rawInput));
 
-      const caller = await deps.identity.identify(call)();
-      if (E.isLeft(caller)) return E.left(identityUnavailable);
-      callerIdentity = caller.right;
+      if (call.access?._tag === 'InvalidToken') return E.left(accessDenied('invalid_token'));
+      const identities = await deps.identity.identify(call)();
+      if (E.isLeft(identities)) return E.left(identityUnavailable);
+      callerIdentity = identities.right.caller;
+      workloadIdentity = identities.right.workload;
 
+      const grant = call.access?.grant;
+      const scoped = grant === undefined ? E.right(undefined) : checkToolScopes(tool, grant);
+      if (E.isLeft(scoped)) return E.left(accessDenied(scoped.left));
       const input = decode(rawInput);
       if (E.isLeft(input)) return input;
+      const inContext = grant === undefined ? E.right(undefined) : checkPatientContext(tool, input.right.patient_id, grant);
+      if (E.isLeft(inContext)) return E.left(accessDenied(inContext.left));
       const reads = readThroughFor(deps.cache, key.right, patientIdHmac, reportDefect);
       dataSource = reads.source;
       return useCase(input.right, { readThrough: reads.readThrough })(deps)();
@@ -124,10 +144,11 @@ export const audited =
         patient_id_hmac: patientIdHmac,
         caller_identity: callerIdentity,
         request_id: call.requestId,
-        status: E.isRight(outcome) ? 'success' : 'error',
+        status: E.isRight(outcome) ? 'success' : outcome.left._tag === 'AccessDenied' ? 'denied' : 'error',
         error_code: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
         key_id: keyId,
         data_source: E.isRight(outcome) && dataSource !== null ? dataSource() : null,
+        workload_identity: workloadIdentity,
       };
       const checked = checkAuditRecord(record);
       if (E.isLeft(checked)) throw new AuditRecordRejected();

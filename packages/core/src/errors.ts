@@ -15,7 +15,11 @@ export type DomainError =
   | { readonly _tag: 'AuditUnavailable' }
   | { readonly _tag: 'KeyUnavailable' }
   | { readonly _tag: 'IdentityUnavailable' }
-  | { readonly _tag: 'InternalError' };
+  | { readonly _tag: 'InternalError' }
+  | { readonly _tag: 'AccessDenied'; readonly reason: AccessDenialReason };
+
+/** Why access control refused a call; each is also the record's `error_code`. */
+export type AccessDenialReason = 'invalid_token' | 'insufficient_scope' | 'patient_not_in_context';
 
 export const invalidInput = (field: InputField): DomainError => ({ _tag: 'InvalidInput', field });
 export const patientNotFound: DomainError = { _tag: 'PatientNotFound' };
@@ -28,6 +32,7 @@ export const auditUnavailable: DomainError = { _tag: 'AuditUnavailable' };
 export const keyUnavailable: DomainError = { _tag: 'KeyUnavailable' };
 export const identityUnavailable: DomainError = { _tag: 'IdentityUnavailable' };
 export const internalError: DomainError = { _tag: 'InternalError' };
+export const accessDenied = (reason: AccessDenialReason): DomainError => ({ _tag: 'AccessDenied', reason });
 
 /** Exhaustive fold over DomainError; adding a tag is a compile error until every caller handles it. */
 export const matchDomainError =

@@ -3,7 +3,8 @@
 import type * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
-import type { AuditRecord, CallerIdentity, RequestId, ToolName } from './AuditRecord.js';
+import type { CallAccess } from './access.js';
+import type { AuditRecord, CallerIdentity, RequestId, ToolName, WorkloadIdentity } from './AuditRecord.js';
 import type { AuditError, FhirError, IdentityError, KeyError } from './errors.js';
 import type { PatientOutputPolicy } from './minimumNecessary.js';
 import type { LoincCode } from './LoincCode.js';
@@ -52,11 +53,20 @@ export interface AuditSink {
 /** What the core knows about one tool call before it runs. Make it with `newCallContext()`. */
 export interface CallContext {
   readonly requestId: RequestId;
+  /** Set by a transport that authorizes each request (HTTP with OAuth); absent over stdio. */
+  readonly access?: CallAccess;
 }
 
-/** Names the caller of one tool call, for `caller_identity`. */
+/** Who is behind one tool call: the caller, and the verified workload this server runs as. */
+export interface Identities {
+  readonly caller: CallerIdentity;
+  /** null when the server has no workload identity configured. */
+  readonly workload: WorkloadIdentity | null;
+}
+
+/** Names the caller of one tool call (`caller_identity`) and the server's workload (`workload_identity`). */
 export interface IdentityProvider {
-  readonly identify: (call: CallContext) => TE.TaskEither<IdentityError, CallerIdentity>;
+  readonly identify: (call: CallContext) => TE.TaskEither<IdentityError, Identities>;
 }
 
 /** Supplies the key under which patient ids are HMAC'd. */

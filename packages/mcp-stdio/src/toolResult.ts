@@ -23,6 +23,12 @@ export const errorText: (e: DomainError) => string = matchDomainError<string>({
   KeyUnavailable: () => 'The audit key is unavailable, so no data was returned.',
   IdentityUnavailable: () => 'The caller could not be identified, so no data was returned.',
   InternalError: () => 'An internal error occurred; no data was returned.',
+  AccessDenied: ({ reason }) =>
+    reason === 'invalid_token'
+      ? 'The access token is missing, invalid or expired; no data was returned.'
+      : reason === 'insufficient_scope'
+        ? "The access token does not grant the SMART scopes this tool needs; no data was returned."
+        : "The access token does not allow this patient (it is limited to its launch context's patient); no data was returned.",
 });
 
 /** Success: the view as structuredContent (with the request id) and the same JSON as text. */

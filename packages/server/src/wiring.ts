@@ -186,7 +186,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   const deps: Deps = {
     fhir: fhir.right,
     audit: audit.right,
-    identity: { identify: () => TE.right(callerIdentity) },
+    identity: { identify: () => TE.right({ caller: callerIdentity, workload: null }) },
     keys: staticKeyProvider(key.right),
     clock: { now: () => new Date() },
     limits: { maxObservations, patientOutput },

@@ -156,7 +156,8 @@ export const sampleAuditRecord = (n: number, overrides: Partial<AuditRecord> = {
   status: 'success',
   error_code: null,
   key_id: 'test-key' as KeyId,
-  data_source: overrides.status === 'error' ? null : 'fhir',
+  data_source: overrides.status === 'error' || overrides.status === 'denied' ? null : 'fhir',
+  workload_identity: null,
   ...overrides,
 });
 

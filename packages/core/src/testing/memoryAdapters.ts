@@ -3,7 +3,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { type AuditRecord, CallerIdentity } from '../AuditRecord.js';
+import { type AuditRecord, CallerIdentity, WorkloadIdentity } from '../AuditRecord.js';
 import { type AuditError, auditError, type FhirError, fhirError } from '../errors.js';
 import type { HmacKey } from '../PatientIdHmac.js';
 import type { AuditSink, CacheSlot, Clock, Deps, FhirRepository, IdentityProvider, KeyProvider, PhiCache } from '../ports.js';
@@ -73,10 +73,12 @@ export const testHmacKey: HmacKey = { id: 'test-key', bytes: Uint8Array.from({ l
 
 export const staticKeyProvider = (key: HmacKey = testHmacKey): KeyProvider => ({ hmacKey: () => TE.right(key) });
 
-export const staticIdentity = (name = 'test-caller'): IdentityProvider => {
-  const decoded = CallerIdentity.decode(name);
-  if (E.isLeft(decoded)) throw new TypeError('staticIdentity: not a valid caller identity');
-  return { identify: () => TE.right(decoded.right) };
+/** Names every call's caller `name`; the workload is `workload` (default: none). */
+export const staticIdentity = (name = 'test-caller', workload: string | null = null): IdentityProvider => {
+  const caller = CallerIdentity.decode(name);
+  const spiffeId = workload === null ? E.right(null) : WorkloadIdentity.decode(workload);
+  if (E.isLeft(caller) || E.isLeft(spiffeId)) throw new TypeError('staticIdentity: not a valid caller or workload identity');
+  return { identify: () => TE.right({ caller: caller.right, workload: spiffeId.right }) };
 };
 
 const notScripted = (): TE.TaskEither<FhirError, never> => TE.left(fhirError('Unavailable'));
