@@ -23,7 +23,11 @@ export interface AccessGrant {
  * How a transport with per-user authorization describes a call. Absent from a call: the transport
  * trusts whoever can reach it (stdio, spawned by the host), and no scope applies.
  */
-export type CallAccess = { readonly _tag: 'Granted'; readonly grant: AccessGrant } | { readonly _tag: 'InvalidToken' };
+export type CallAccess =
+  | { readonly _tag: 'Granted'; readonly grant: AccessGrant }
+  | { readonly _tag: 'InvalidToken' }
+  /** The token could not be checked (the authorization server's keys were unreachable). */
+  | { readonly _tag: 'Unverifiable' };
 
 type Permission = 'r' | 's';
 

@@ -120,12 +120,13 @@ export const audited =
       patientIdHmac = hmacOf(key.right, givenPatientId(rawInput));
 
       if (call.access?._tag === 'InvalidToken') return E.left(accessDenied('invalid_token'));
+      if (call.access?._tag === 'Unverifiable') return E.left(identityUnavailable);
       const identities = await deps.identity.identify(call)();
       if (E.isLeft(identities)) return E.left(identityUnavailable);
       callerIdentity = identities.right.caller;
       workloadIdentity = identities.right.workload;
 
-      const grant = call.access?.grant;
+      const grant = call.access?._tag === 'Granted' ? call.access.grant : undefined;
       const scoped = grant === undefined ? E.right(undefined) : checkToolScopes(tool, grant);
       if (E.isLeft(scoped)) return E.left(accessDenied(scoped.left));
       const input = decode(rawInput);

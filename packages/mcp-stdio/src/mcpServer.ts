@@ -1,5 +1,6 @@
 // The MCP server of the three tools, on the SDK's low-level Server: every tools/call for a known
 // tool reaches the audit combinator, whatever its arguments; an unknown tool is a protocol error.
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -7,6 +8,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { z } from 'zod';
 import {
   type AuditedTool,
+  type CallAccess,
   type Deps,
   type DomainError,
   errorCodeOf,
@@ -23,7 +25,7 @@ import { toToolResult } from './toolResult.js';
 export interface ToolCallEvent {
   readonly tool: ToolName;
   readonly requestId: RequestId;
-  readonly status: 'success' | 'error';
+  readonly status: 'success' | 'error' | 'denied';
   readonly errorCode: ReturnType<typeof errorCodeOf> | null;
   readonly durationMs: number;
 }
@@ -33,6 +35,8 @@ export interface McpServerConfig {
   readonly version: string;
   readonly deps: Deps;
   readonly onToolCall?: (event: ToolCallEvent) => void;
+  /** A transport that authorizes requests (HTTP with OAuth) says here what the request's token allows. */
+  readonly accessOf?: (authInfo: AuthInfo | undefined) => CallAccess | undefined;
 }
 
 export interface FhirMcpServer {
@@ -72,10 +76,11 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...TOOL_DEFINITIONS] }));
 
   const inFlight = new Set<Promise<unknown>>();
-  const handleToolCall = async (request: z.infer<typeof AnyToolCallRequest>) => {
+  const handleToolCall = async (request: z.infer<typeof AnyToolCallRequest>, authInfo: AuthInfo | undefined) => {
     const tool = request.params.name;
     if (!ToolName.is(tool)) throw new McpError(ErrorCode.InvalidParams, 'Unknown tool');
-    const call = newCallContext();
+    const access = config.accessOf?.(authInfo);
+    const call = access === undefined ? newCallContext() : { ...newCallContext(), access };
     const started = performance.now();
     const audited = TOOLS[tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
     const taskRequested = request.params.task !== undefined;
@@ -86,7 +91,7 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
     config.onToolCall?.({
       tool,
       requestId: call.requestId,
-      status: E.isRight(outcome) ? 'success' : 'error',
+      status: E.isRight(outcome) ? 'success' : outcome.left._tag === 'AccessDenied' ? 'denied' : 'error',
       errorCode: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
       durationMs: performance.now() - started,
     });
@@ -95,8 +100,8 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
   };
 
   // Registered through Protocol's method so that Server's tools/call wrapper (see above) is bypassed.
-  Protocol.prototype.setRequestHandler.call(server, AnyToolCallRequest, (request: z.infer<typeof AnyToolCallRequest>) => {
-    const handled = handleToolCall(request);
+  Protocol.prototype.setRequestHandler.call(server, AnyToolCallRequest, (request: z.infer<typeof AnyToolCallRequest>, extra: { authInfo?: AuthInfo }) => {
+    const handled = handleToolCall(request, extra.authInfo);
     const tracked = handled.catch(() => undefined).finally(() => inFlight.delete(tracked));
     inFlight.add(tracked);
     return handled;

@@ -20,7 +20,7 @@ export type LogEvent =
       readonly event: 'tool_call';
       readonly tool: ToolName;
       readonly request_id: RequestId;
-      readonly status: 'success' | 'error';
+      readonly status: 'success' | 'error' | 'denied';
       readonly error_code: ErrorCode | null;
       readonly duration_ms: number;
     }
