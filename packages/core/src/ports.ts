@@ -86,6 +86,12 @@ export interface CacheSlot {
  * and the adapter says so in its own PHI-free warnings. Stale or foreign data must never be read back.
  */
 export interface PhiCache {
+  /**
+   * What every cached result depends on besides its query: the FHIR source and the identity it is
+   * read as (FHIR ids are unique only within one server). It goes into each slot's query HMAC, so two
+   * configurations sharing a cache directory never see each other's entries.
+   */
+  readonly partition: string;
   readonly read: (slot: CacheSlot) => T.Task<O.Option<string>>;
   readonly write: (slot: CacheSlot, json: string) => T.Task<void>;
 }

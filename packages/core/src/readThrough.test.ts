@@ -65,7 +65,7 @@ describe('reading through the PHI cache', () => {
     const names = [...cache.entries.keys()];
     expect(names).toHaveLength(4);
     const patientHmac = hmacPatientId(testHmacKey, PATIENT);
-    expect(names[0]).toBe(`${patientHmac}.${hmacCacheQuery(testHmacKey, patientHmac, ['search_observations', 'http://loinc.org|8867-4', 100])}`);
+    expect(names[0]).toBe(`${patientHmac}.${hmacCacheQuery(testHmacKey, 'memory', patientHmac, ['search_observations', 'http://loinc.org|8867-4', 100])}`);
     for (const name of names) {
       expect(name).toMatch(/^[0-9a-f]{64}\.[0-9a-f]{64}$/);
       for (const secret of [PATIENT, OTHER, '8867-4', '8302-2']) expect(name).not.toContain(secret);
@@ -104,7 +104,7 @@ describe('reading through the PHI cache', () => {
     const reported: unknown[] = [];
     const defect = new Error('cache adapter broken');
     const { deps, reads } = countingDeps();
-    const broken = { ...deps, cache: { read: () => () => Promise.reject(defect), write: () => () => Promise.reject(defect) }, reportDefect: (d: unknown) => void reported.push(d) };
+    const broken = { ...deps, cache: { partition: 'broken', read: () => () => Promise.reject(defect), write: () => () => Promise.reject(defect) }, reportDefect: (d: unknown) => void reported.push(d) };
     const result = await getPatient({ patient_id: PATIENT }, call(1))(broken)();
     expect(E.isRight(result)).toBe(true);
     expect(reads).toStrictEqual(['Patient']);
@@ -115,22 +115,39 @@ describe('reading through the PHI cache', () => {
   it('treats an entry that is not JSON as a miss, and never serves it', async () => {
     const reported: unknown[] = [];
     const { deps, reads } = countingDeps();
-    const garbled = { ...deps, cache: { read: () => async () => O.some('{not json'), write: () => async () => undefined }, reportDefect: (d: unknown) => void reported.push(d) };
+    const garbled = { ...deps, cache: { partition: 'garbled', read: () => async () => O.some('{not json'), write: () => async () => undefined }, reportDefect: (d: unknown) => void reported.push(d) };
     expect(E.isRight(await getPatient({ patient_id: PATIENT }, call(1))(garbled)())).toBe(true);
     expect(reads).toStrictEqual(['Patient']);
     expect(reported).toHaveLength(1);
   });
 
-  it('never reads the cache for invalid input, and still applies the output policy to a hit', async () => {
+  it('never reads the cache for invalid input', async () => {
     const { deps, cache } = countingDeps();
     await getPatient({ patient_id: '../Patient' }, call(1))(deps)();
     expect(cache.log).toStrictEqual([]);
-    const full = { ...deps, limits: { ...deps.limits, patientOutput: 'full' as const } };
-    await getPatient({ patient_id: PATIENT }, call(2))(full)();
-    const hit = await getPatient({ patient_id: PATIENT }, call(3))(deps)();
-    expect(hit).toStrictEqual(
+    expect(deps.audit.records.map((r) => r.data_source)).toStrictEqual([null]);
+  });
+
+  it('stores a Patient only as the output policy returns it, each policy in its own slot', async () => {
+    const { deps, cache, reads } = countingDeps();
+    const minimum = await getPatient({ patient_id: PATIENT }, call(1))(deps)();
+    expect(minimum).toStrictEqual(
       E.right({ patient: { resourceType: 'Patient', id: PATIENT, birthDate: BIRTH_DATE }, output_policy: 'minimum-necessary', removed: ['identifier:http://hl7.org/fhir/sid/us-ssn'] }),
     );
-    expect(deps.audit.records.map((r) => r.data_source)).toStrictEqual([null, 'fhir', 'cache']);
+    expect(JSON.stringify([...cache.entries.values()])).not.toContain(SSN.value);
+    const full = { ...deps, limits: { ...deps.limits, patientOutput: 'full' as const } };
+    await getPatient({ patient_id: PATIENT }, call(2))(full)();
+    expect(await getPatient({ patient_id: PATIENT }, call(3))(deps)()).toStrictEqual(minimum);
+    expect(reads).toStrictEqual(['Patient', 'Patient']);
+    expect(deps.audit.records.map((r) => r.data_source)).toStrictEqual(['fhir', 'fhir', 'cache']);
+  });
+
+  it('never shares an entry between partitions (two FHIR sources on one cache directory)', async () => {
+    const { deps, cache, reads } = countingDeps();
+    await getPatient({ patient_id: PATIENT }, call(1))(deps)();
+    const otherSource = { ...deps, cache: { ...cache, partition: 'another FHIR server' } };
+    await getPatient({ patient_id: PATIENT }, call(2))(otherSource)();
+    expect(reads).toStrictEqual(['Patient', 'Patient']);
+    expect(cache.entries.size).toBe(2);
   });
 });

@@ -23,11 +23,12 @@ export type QueryHmac = t.TypeOf<typeof QueryHmac>;
 export type CacheQuery = readonly [ToolName, ...(string | number)[]];
 
 /**
- * HMAC-SHA-256(key, "hipaa-fhir-mcp cache v1" NUL patient HMAC NUL JSON of the query). The patient is
- * in it so that the same query for two patients gets unrelated names; "v1" changes with a cached shape.
+ * HMAC-SHA-256(key, "hipaa-fhir-mcp cache v2" NUL partition NUL patient HMAC NUL JSON of the query).
+ * The patient is in it so that the same query for two patients gets unrelated names, the partition so
+ * that two FHIR sources never share an entry; "v2" changes with a cached shape.
  */
-export const hmacCacheQuery = (key: HmacKey, patient: PatientIdHmac, query: CacheQuery): QueryHmac =>
-  bytesToHex(hmac(sha256, key.bytes, utf8ToBytes(`hipaa-fhir-mcp cache v1\u0000${patient}\u0000${JSON.stringify(query)}`))) as QueryHmac;
+export const hmacCacheQuery = (key: HmacKey, partition: string, patient: PatientIdHmac, query: CacheQuery): QueryHmac =>
+  bytesToHex(hmac(sha256, key.bytes, utf8ToBytes(`hipaa-fhir-mcp cache v2\u0000${partition}\u0000${patient}\u0000${JSON.stringify(query)}`))) as QueryHmac;
 
 /** A read a use case makes: served from the cache on a hit, else by `fetch` (and then cached). */
 export type ReadThrough = <A>(query: CacheQuery, fetch: TE.TaskEither<FhirError, A>) => TE.TaskEither<FhirError, A>;
@@ -51,7 +52,7 @@ export const readThroughFor = (
   };
   const readThrough: ReadThrough = (query, fetch) => async () => {
     if (cache === undefined || patient === null) return fromFhir(fetch);
-    const slot: CacheSlot = { patient, query: hmacCacheQuery(key, patient, query) };
+    const slot: CacheSlot = { patient, query: hmacCacheQuery(key, cache.partition, patient, query) };
     try {
       const cached = await cache.read(slot)();
       if (O.isSome(cached)) {

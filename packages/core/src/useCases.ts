@@ -20,20 +20,25 @@ export type ObservationsView = ObservationSearchResult;
 
 export type MedicationListView = MedicationList;
 
-/** `get_patient {patient_id}` → the Patient resource. */
+/** `get_patient {patient_id}` → the Patient resource, as the output policy allows. */
 export const getPatient: AuditedTool<PatientView> = audited(
   'get_patient',
   decodeToolInput(GetPatientInput),
   (input, { readThrough }) => (deps) =>
     pipe(
-      readThrough(['get_patient'], deps.fhir.readPatient(input.patient_id)),
-      TE.bimap(fromFhirError, (stored): PatientView => {
-        if (deps.limits.patientOutput === 'full') return { patient: stored, output_policy: 'full', removed: [] };
-        const { patient, removed } = minimumNecessaryPatient(stored);
-        return { patient, output_policy: 'minimum-necessary', removed };
-      }),
+      // The policy is applied before caching, so what it removes is never stored at rest either.
+      readThrough(['get_patient', deps.limits.patientOutput], pipe(deps.fhir.readPatient(input.patient_id), TE.map(patientView(deps.limits.patientOutput)))),
+      TE.mapLeft(fromFhirError),
     ),
 );
+
+const patientView =
+  (policy: PatientOutputPolicy) =>
+  (stored: fhir4.Patient): PatientView => {
+    if (policy === 'full') return { patient: stored, output_policy: 'full', removed: [] };
+    const { patient, removed } = minimumNecessaryPatient(stored);
+    return { patient, output_policy: 'minimum-necessary', removed };
+  };
 
 /** `search_observations {patient_id, code}` → that patient's Observations for a LOINC code, newest first. */
 export const searchObservations: AuditedTool<ObservationsView> = audited(

@@ -38,11 +38,31 @@ describe('data-key reuse', () => {
     const reusing = reusingDataKeys(source, { maxAgeMs: 60_000, maxUses: 25 });
     const entries = await Promise.all(Array.from({ length: 100 }, () => sealEntry(reusing, at(alice), resource, LATER)));
     expect(calls.generate).toBe(4); // 100 entries / 25 uses per key
-    for (const entry of entries) expect(await openEntry(reusing, at(alice), entry, NOW)).toStrictEqual(resource);
-    expect(calls.unwrap).toBe(4); // one per distinct wrapped key
+    for (const entry of entries) expect(await openEntry(reusing, at(alice), entry, NOW)).toStrictEqual({ _tag: 'Opened', plaintext: resource });
+    // One unwrap per wrapped key: each sealing key was used up (25 uses), so none is still held.
+    expect(calls.unwrap).toBe(4);
     reusing.forget();
-    expect(await openEntry(reusing, at(alice), entries[0] as Buffer, NOW)).toStrictEqual(resource);
-    expect(calls.unwrap).toBe(5); // forgotten: asked again
+    // Forgotten: every held key wiped, and no key is used or held again.
+    expect(await openEntry(reusing, at(alice), entries[0] as Buffer, NOW)).toStrictEqual({ _tag: 'KeyUnavailable' });
+    await expect(sealEntry(reusing, at(alice), resource, LATER)).rejects.toThrow(/ended/);
+    expect([calls.generate, calls.unwrap]).toStrictEqual([4, 4]);
+  });
+
+  it('wipes held keys once they are too old even when no call comes', async () => {
+    let clock = 0;
+    const wiped: Uint8Array[] = [];
+    const inner = localDataKeySource(randomBytes(32));
+    const reusing = reusingDataKeys(
+      { ...inner, withNewDataKey: (patient, use) => inner.withNewDataKey(patient, (key, wrapped) => use(key, wrapped)) },
+      { maxAgeMs: 1_000, maxUses: 10, now: () => clock },
+    );
+    await sealEntry(reusing, at(alice), resource, LATER);
+    await reusing.withNewDataKey(alice, (key) => void wiped.push(key));
+    expect(wiped[0]?.some((b) => b !== 0)).toBe(true);
+    clock = 1_000;
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // the sweep runs every min(maxAge, 60 s)
+    expect(wiped[0]?.every((b) => b === 0)).toBe(true);
+    reusing.forget();
   });
 
   it('fetches a fresh key once the held one is too old, and holds a bounded number of keys', async () => {
@@ -84,7 +104,7 @@ describe('data-key reuse', () => {
     const forBob = await sealEntry(reusing, at(bob), resource, LATER);
     expect(calls.generate).toBe(2);
     expect(forAlice.subarray(14, 14 + forAlice.readUInt16BE(12)).equals(forBob.subarray(14, 14 + forBob.readUInt16BE(12)))).toBe(false);
-    expect(await openEntry(reusing, at(alice), forAlice, NOW)).toStrictEqual(resource); // alice's key now held
-    expect(await openEntry(reusing, at(bob), forAlice, NOW)).toBeUndefined();
+    expect(await openEntry(reusing, at(alice), forAlice, NOW)).toStrictEqual({ _tag: 'Opened', plaintext: resource }); // alice's key now held
+    expect(await openEntry(reusing, at(bob), forAlice, NOW)).toStrictEqual({ _tag: 'Rejected' });
   });
 });

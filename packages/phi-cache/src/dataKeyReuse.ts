@@ -20,7 +20,10 @@ interface HeldKey {
   uses: number;
 }
 
-/** `source` with its data keys reused within `limits`; `forget` wipes every held key. */
+/**
+ * `source` with its data keys reused within `limits`. Held keys past their age are wiped by a timer
+ * as well as on use, so an idle server holds none for long; `forget` wipes them all and ends reuse.
+ */
 export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimits): DataKeySource & { readonly forget: () => void } => {
   // Bounded above too: random 96-bit IVs stay within NIST's collision bound for 2^32 uses of one key.
   const within = (value: number | undefined, low: number, high: number) => value === undefined || (Number.isInteger(value) && value >= low && value <= high);
@@ -32,23 +35,30 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
   // Keyed by patient (for sealing) and by patient + wrapped key (for opening): never across patients.
   const held = new Map<string, HeldKey>();
   let crowdedOut = 0; // keys removed to stay within maxKeys
+  let forgotten = false;
 
   const drop = (name: string): void => {
     held.get(name)?.key.fill(0);
     held.delete(name);
   };
   const tooOld = (entry: HeldKey): boolean => now() - entry.since >= limits.maxAgeMs;
-  const usable = (name: string): HeldKey | undefined => {
-    // The map is in the order keys were held, so the expired ones are at its front: wipe them all.
+  // The map is in the order keys were held, so the expired ones are at its front: wipe them all.
+  const wipeExpired = (): void => {
     for (const [oldest, entry] of held) {
       if (!tooOld(entry)) break;
       drop(oldest);
     }
+  };
+  const timer = setInterval(wipeExpired, Math.min(limits.maxAgeMs, 60_000));
+  timer.unref();
+  const usable = (name: string): HeldKey | undefined => {
+    wipeExpired();
     const entry = held.get(name);
     if (entry !== undefined && entry.uses >= limits.maxUses) drop(name);
     return held.get(name);
   };
   const hold = (name: string, key: Uint8Array, wrapped: Uint8Array): void => {
+    if (forgotten) return; // a fetch that finished after `forget`: its key is wiped by the source
     drop(name);
     while (held.size >= maxKeys) {
       drop(held.keys().next().value as string);
@@ -68,6 +78,7 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
     // Each fetch adds uses that some caller spends, so waiting again makes progress; a key evicted
     // before it could be used at all (other names' keys crowding it out) fails the call instead.
     for (let evicted = 0; ; ) {
+      if (forgotten) throw new Error('Data-key reuse has ended.');
       const entry = usable(name);
       if (entry !== undefined) {
         entry.uses += 1;
@@ -85,11 +96,19 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
       return withHeld(name, () => source.withNewDataKey(patient, (key, wrapped) => hold(name, key, wrapped)), (entry) => use(entry.key, entry.wrapped));
     },
     withDataKey: (wrapped, patient, use) => {
+      // The key this server sealed with is already held: opening its own entries needs no unwrap.
+      const sealing = usable(`seal:${patient}`);
+      if (sealing !== undefined && Buffer.from(sealing.wrapped).equals(Buffer.from(wrapped))) {
+        sealing.uses += 1;
+        return Promise.resolve().then(() => finishedWithKey(use(sealing.key)));
+      }
       const name = `open:${patient}:${Buffer.from(wrapped).toString('base64')}`;
       return withHeld(name, () => source.withDataKey(wrapped, patient, (key) => hold(name, key, wrapped)), (entry) => use(entry.key));
     },
     // Held keys are also wiped on the next call after they expire; `forget` wipes them at once.
     forget: () => {
+      forgotten = true;
+      clearInterval(timer);
       for (const name of [...held.keys()]) drop(name);
     },
   };

@@ -1,5 +1,6 @@
 // Envelope encryption fails closed: every changed byte, an entry or a wrapped key moved to another
-// patient, another master key, or a truncated entry opens to undefined — never to data.
+// patient, another master key, or a truncated entry is Rejected — never data; expiry is believed
+// only of an entry that authenticated.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
@@ -18,7 +19,7 @@ const resource = Buffer.from(JSON.stringify({ resourceType: 'Observation', id: '
 describe('envelope encryption', () => {
   it('opens what it sealed, and the entry holds neither the plaintext nor the patient HMAC', async () => {
     const entry = await sealEntry(source, at(alice), resource, LATER);
-    expect(await openEntry(source, at(alice), entry, NOW)).toStrictEqual(resource);
+    expect(await openEntry(source, at(alice), entry, NOW)).toStrictEqual({ _tag: 'Opened', plaintext: resource });
     expect(entry.includes(resource)).toBe(false);
     expect(entry.includes(Buffer.from('Observation'))).toBe(false);
     expect(entry.includes(Buffer.from(alice))).toBe(false);
@@ -31,42 +32,45 @@ describe('envelope encryption', () => {
     for (let i = 0; i < entry.length; i++) {
       const tampered = Buffer.from(entry);
       tampered[i] = (tampered[i] as number) ^ 0x01;
-      expect(await openEntry(source, at(alice), tampered, NOW), `byte ${i}`).toBeUndefined();
+      expect(await openEntry(source, at(alice), tampered, NOW), `byte ${i}`).toStrictEqual({ _tag: 'Rejected' });
     }
   });
 
   it("refuses an entry opened as another patient's, or whose wrapped key was made for another patient", async () => {
     const forAlice = await sealEntry(source, at(alice), resource, LATER);
     const forBob = await sealEntry(source, at(bob), resource, LATER);
-    expect(await openEntry(source, at(bob), forAlice, NOW)).toBeUndefined();
+    expect(await openEntry(source, at(bob), forAlice, NOW)).toStrictEqual({ _tag: 'Rejected' });
     // Bob's wrapped key spliced into Alice's entry (same length, so the layout still parses).
     const wrappedEnd = 14 + forAlice.readUInt16BE(12);
     const spliced = Buffer.concat([forAlice.subarray(0, 14), forBob.subarray(14, wrappedEnd), forAlice.subarray(wrappedEnd)]);
     expect(spliced.length).toBe(forAlice.length);
-    expect(await openEntry(source, at(alice), spliced, NOW)).toBeUndefined();
-    expect(await openEntry(source, at(bob), spliced, NOW)).toBeUndefined();
+    expect(await openEntry(source, at(alice), spliced, NOW)).toStrictEqual({ _tag: 'Rejected' });
+    expect(await openEntry(source, at(bob), spliced, NOW)).toStrictEqual({ _tag: 'Rejected' });
   });
 
   it('refuses an entry under another master key, and any truncated or foreign bytes', async () => {
     const entry = await sealEntry(source, at(alice), resource, LATER);
-    expect(await openEntry(localDataKeySource(randomBytes(32)), at(alice), entry, NOW)).toBeUndefined();
+    expect(await openEntry(localDataKeySource(randomBytes(32)), at(alice), entry, NOW)).toStrictEqual({ _tag: 'Rejected' });
     for (const length of [0, 3, 14, 20, 14 + entry.readUInt16BE(12) + 27, entry.length - 1]) {
-      expect(await openEntry(source, at(alice), entry.subarray(0, length), NOW), `length ${length}`).toBeUndefined();
+      expect(await openEntry(source, at(alice), entry.subarray(0, length), NOW), `length ${length}`).toStrictEqual({ _tag: 'Rejected' });
     }
-    expect(await openEntry(source, at(alice), Buffer.concat([entry, Buffer.from([0])]), NOW)).toBeUndefined();
-    expect(await openEntry(source, at(alice), Buffer.from('{"resourceType":"Patient"}'), NOW)).toBeUndefined();
+    expect(await openEntry(source, at(alice), Buffer.concat([entry, Buffer.from([0])]), NOW)).toStrictEqual({ _tag: 'Rejected' });
+    expect(await openEntry(source, at(alice), Buffer.from('{"resourceType":"Patient"}'), NOW)).toStrictEqual({ _tag: 'Rejected' });
     expect(() => localDataKeySource(randomBytes(16))).toThrow(RangeError);
   });
 
   it('refuses an entry moved to another slot of the same patient, or opened after its expiry', async () => {
     const entry = await sealEntry(source, at(alice), resource, LATER);
-    expect(await openEntry(source, at(alice, 'b'.repeat(64)), entry, NOW)).toBeUndefined();
-    expect(await openEntry(source, at(alice), entry, LATER - 1)).toStrictEqual(resource);
-    expect(await openEntry(source, at(alice), entry, LATER)).toBeUndefined();
-    // An expiry pushed later in the header fails the AAD.
+    expect(await openEntry(source, at(alice, 'b'.repeat(64)), entry, NOW)).toStrictEqual({ _tag: 'Rejected' });
+    expect(await openEntry(source, at(alice), entry, LATER - 1)).toStrictEqual({ _tag: 'Opened', plaintext: resource });
+    expect(await openEntry(source, at(alice), entry, LATER)).toStrictEqual({ _tag: 'Expired' });
+    // An expiry pushed later (or earlier) in the header fails the AAD: rejected, not a quiet expiry.
     const extended = Buffer.from(entry);
     extended.writeBigUInt64BE(BigInt(LATER + 3_600_000), 4);
-    expect(await openEntry(source, at(alice), extended, LATER)).toBeUndefined();
+    expect(await openEntry(source, at(alice), extended, LATER)).toStrictEqual({ _tag: 'Rejected' });
+    const shortened = Buffer.from(entry);
+    shortened.writeBigUInt64BE(BigInt(NOW - 1), 4);
+    expect(await openEntry(source, at(alice), shortened, NOW)).toStrictEqual({ _tag: 'Rejected' });
   });
 
   it('refuses a use of a data key that would outlive it', async () => {

@@ -1,7 +1,7 @@
 // Envelope encryption for cached PHI: each entry is AES-256-GCM under a data key that is stored only
 // wrapped, and both the wrapped key and the entry are bound to the patient's HMAC, so an entry moved
 // to another patient, or any changed byte, fails to open. Opening fails closed: undefined, never data.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
 
 /**
@@ -13,6 +13,17 @@ export interface DataKeySource {
   readonly withNewDataKey: <T>(patient: PatientIdHmac, use: (key: Uint8Array, wrapped: Uint8Array) => T) => Promise<T>;
   /** Runs `use` with the unwrapped key; rejects if `wrapped` was not made for this patient by this source. */
   readonly withDataKey: <T>(wrapped: Uint8Array, patient: PatientIdHmac, use: (key: Uint8Array) => T) => Promise<T>;
+}
+
+/**
+ * Thrown by a DataKeySource when the wrapped key is refused — not made for this patient, or not by
+ * this source — as opposed to the source being unavailable (KMS throttling or unreachable).
+ */
+export class DataKeyRefused extends Error {
+  override readonly name = 'DataKeyRefused';
+  constructor() {
+    super('The wrapped data key was refused: not made for this patient by this key source.');
+  }
 }
 
 /** What binds a key or an entry to its patient; the same pair a KMS EncryptionContext carries. */
@@ -65,16 +76,17 @@ export const localDataKeySource = (masterKey: Uint8Array): DataKeySource => {
       const wrapped = gcmSeal(master, patientContext(patient), key);
       return useThenWipe(key, (k) => use(k, wrapped));
     },
-    withDataKey: async (wrapped, patient, use) => useThenWipe(gcmOpen(master, patientContext(patient), wrapped), use),
+    withDataKey: async (wrapped, patient, use) => {
+      let key: Buffer;
+      try {
+        key = gcmOpen(master, patientContext(patient), wrapped);
+      } catch {
+        throw new DataKeyRefused();
+      }
+      return useThenWipe(key, use);
+    },
   };
 };
-
-/**
- * The local master key, derived from the audit HMAC key with HKDF-SHA-256 under its own label: one
- * secret to keep (AUDIT_HMAC_KEY[_FILE]), and rotating it retires every cached entry with it.
- */
-export const cacheMasterKeyFrom = (hmacKeyBytes: Uint8Array): Uint8Array =>
-  new Uint8Array(hkdfSync('sha256', hmacKeyBytes, new Uint8Array(0), 'hipaa-fhir-mcp cache master key v1', KEY_BYTES));
 
 // Entry layout: magic (4) | expires at (8, ms since the epoch, big-endian) | wrapped key length (2) |
 // wrapped key | iv | tag | ciphertext.
@@ -105,24 +117,41 @@ export const sealEntry = (source: DataKeySource, address: EntryAddress, plaintex
     return Buffer.concat([bound, gcmSeal(key, aadOf(bound, address), plaintext)]);
   });
 
-/** True if the entry's header says it has expired (an entry too short to have a header has not). */
-export const entryExpired = (entry: Uint8Array, now: number): boolean =>
-  entry.length >= HEADER_BYTES && now >= Number(Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).readBigUInt64BE(MAGIC.length));
+/**
+ * What opening an entry gave: its plaintext; `expired` (authenticated, but past its expiry);
+ * `rejected` (not an intact entry made for this address by this source: a changed byte, another
+ * patient or slot, another key); or `key-unavailable` (the key source failed, e.g. KMS throttled).
+ */
+export type Opened =
+  | { readonly _tag: 'Opened'; readonly plaintext: Buffer }
+  | { readonly _tag: 'Expired' }
+  | { readonly _tag: 'Rejected' }
+  | { readonly _tag: 'KeyUnavailable' };
+
+const REJECTED: Opened = { _tag: 'Rejected' };
 
 /**
- * The entry's plaintext, or undefined if it is not an intact, unexpired entry made for `address` by
- * `source`: a wrong patient or slot, a changed byte, another key, or the key source failing.
+ * Opens an entry for `address` at `now`. The expiry is trusted only once the entry has authenticated
+ * (it is in the AAD), so a changed expiry is a rejection, never a quiet miss.
  */
-export const openEntry = async (source: DataKeySource, address: EntryAddress, entry: Uint8Array, now: number): Promise<Buffer | undefined> => {
+export const openEntry = async (source: DataKeySource, address: EntryAddress, entry: Uint8Array, now: number): Promise<Opened> => {
   const bytes = Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
-  if (bytes.length < HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  if (now >= Number(bytes.readBigUInt64BE(MAGIC.length))) return undefined; // checked again by the AAD
+  if (bytes.length < HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return REJECTED;
   const boundEnd = HEADER_BYTES + bytes.readUInt16BE(MAGIC.length + 8);
-  if (bytes.length < boundEnd + IV_BYTES + TAG_BYTES) return undefined;
+  if (bytes.length < boundEnd + IV_BYTES + TAG_BYTES) return REJECTED;
   const bound = bytes.subarray(0, boundEnd);
+  let plaintext: Buffer | undefined;
   try {
-    return await source.withDataKey(bound.subarray(HEADER_BYTES), address.patient, (key) => gcmOpen(key, aadOf(bound, address), bytes.subarray(boundEnd)));
-  } catch {
-    return undefined;
+    plaintext = await source.withDataKey(bound.subarray(HEADER_BYTES), address.patient, (key) => {
+      try {
+        return gcmOpen(key, aadOf(bound, address), bytes.subarray(boundEnd));
+      } catch {
+        return undefined;
+      }
+    });
+  } catch (error) {
+    return error instanceof DataKeyRefused ? REJECTED : { _tag: 'KeyUnavailable' };
   }
+  if (plaintext === undefined) return REJECTED;
+  return now >= Number(bytes.readBigUInt64BE(MAGIC.length)) ? { _tag: 'Expired' } : { _tag: 'Opened', plaintext };
 };

@@ -1,11 +1,11 @@
 // The file store: 0600 files in a 0700 directory named by HMACs only, nothing served past its TTL,
 // expired and leftover files removed at start, the size bound kept by removing the oldest.
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeFileCacheStore } from './fileCacheStore.js';
+import { makeFileCacheStore, purgeCacheDirectory } from './fileCacheStore.js';
 
 const hmacKey = randomBytes(32);
 const hmac = (text: string) => createHmac('sha256', hmacKey).update(text).digest('hex');
@@ -56,10 +56,38 @@ describe('file cache store', () => {
     const second = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
     expect((await readdir(dir)).sort()).toStrictEqual(['.tmp-fedcba9876543210', `${nameOf(2)}.phc`]);
     expect(await second.get(nameOf(2))).toStrictEqual(Buffer.from('fresh'));
-    await second.purge();
-    expect(await readdir(dir)).toStrictEqual([]);
-    expect(await second.get(nameOf(2))).toBeUndefined();
     second.close();
+  });
+
+  it('purges every entry and temporary file, however old, counting the entries; refuses a missing or open directory', async () => {
+    const dir = await newDir();
+    const store = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
+    for (let n = 1; n <= 5; n++) await store.put(nameOf(n), Buffer.from('sealed'));
+    store.close();
+    const longAgo = new Date(Date.now() - 30_000);
+    for (let n = 1; n <= 5; n++) await utimes(join(dir, `${nameOf(n)}.phc`), longAgo, longAgo);
+    await writeFile(join(dir, '.tmp-0123456789abcdef'), 'torn');
+    await writeFile(join(dir, 'notes.txt'), 'not the cache\'s');
+    expect(await purgeCacheDirectory(dir)).toBe(5);
+    expect(await readdir(dir)).toStrictEqual(['notes.txt']);
+    await expect(purgeCacheDirectory(join(dir, 'typo'))).rejects.toThrow(/does not exist/);
+    await expect(readdir(join(dir, 'typo'))).rejects.toThrow(); // not created by a purge
+    await chmod(dir, 0o755);
+    await expect(purgeCacheDirectory(dir)).rejects.toThrow(/chmod 700/);
+  });
+
+  it('removes expired entries in the background, on its sweep interval', async () => {
+    let clock = Date.now();
+    const dir = await newDir();
+    const store = await makeFileCacheStore({ dir, ttlMs: 1_000, maxBytes: 1_000_000, sweepEveryMs: 20, now: () => clock });
+    await store.put(nameOf(1), Buffer.from('sealed'));
+    const aged = new Date(Date.now() - 5_000);
+    await utimes(join(dir, `${nameOf(1)}.phc`), aged, aged);
+    clock += 5_000;
+    const deadline = Date.now() + 5_000;
+    while ((await readdir(dir)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(await readdir(dir)).toStrictEqual([]);
+    store.close();
   });
 
   it('keeps within its size bound by removing the oldest entries', async () => {
@@ -96,16 +124,5 @@ describe('file cache store', () => {
     for (const bad of [{ ttlMs: Number.NaN, maxBytes: 1_000 }, { ttlMs: 0, maxBytes: 1_000 }, { ttlMs: 60_000, maxBytes: Number.POSITIVE_INFINITY }]) {
       await expect(makeFileCacheStore({ dir: join(base, 'real'), ...bad })).rejects.toThrow(RangeError);
     }
-  });
-
-  it('keeps nothing of a write that was under way when a purge ran', async () => {
-    const dir = await newDir();
-    const store = await makeFileCacheStore({ dir, ttlMs: 60_000, maxBytes: 1_000_000 });
-    for (let round = 0; round < 20; round++) {
-      await Promise.allSettled([store.put(nameOf(round), Buffer.alloc(10_000, round)), store.purge()]);
-      expect(await readdir(dir), `round ${round}`).toStrictEqual([]);
-      expect(await store.get(nameOf(round))).toBeUndefined();
-    }
-    store.close();
   });
 });

@@ -10,7 +10,7 @@ export interface FileCacheStoreConfig {
   readonly ttlMs: number;
   /** Bytes the entries may take together; past it, the oldest are removed. */
   readonly maxBytes: number;
-  /** How often expired entries are removed in the background. Default: the TTL. */
+  /** How often expired entries are removed in the background. Default: the TTL, at most a minute. */
   readonly sweepEveryMs?: number;
   readonly now?: () => number;
 }
@@ -22,8 +22,6 @@ export interface FileCacheStore {
   readonly remove: (name: string) => Promise<void>;
   /** Removes every expired entry and leftover temporary file. */
   readonly sweep: () => Promise<void>;
-  /** Removes every entry, this store's or not; resolves to how many entries there were. */
-  readonly purge: () => Promise<number>;
   readonly close: () => void;
 }
 
@@ -34,9 +32,10 @@ const SUFFIX = '.phc';
 const STALE_TEMPORARY_MS = 60_000;
 
 /** The cache directory must be a real directory of this user's that no one else can enter. */
-const checkPrivateDirectory = async (dir: string): Promise<void> => {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const info = await lstat(dir);
+const checkPrivateDirectory = async (dir: string, create: boolean): Promise<void> => {
+  if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await lstat(dir).catch(() => undefined);
+  if (info === undefined) throw new Error('The cache directory does not exist.');
   const uid = process.getuid?.();
   if (!info.isDirectory()) throw new Error('The cache directory is a symbolic link or not a directory; it must be a private directory.');
   if (uid !== undefined && info.uid !== uid) throw new Error('The cache directory belongs to another user; it must be a private directory of this one.');
@@ -49,7 +48,7 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
     throw new RangeError('The cache TTL, size bound and sweep interval must be finite and at least 1 (the TTL under 2^31 ms).');
   }
   const now = config.now ?? Date.now;
-  await checkPrivateDirectory(config.dir);
+  await checkPrivateDirectory(config.dir, true);
   const pathOf = (name: string): string => {
     if (!ENTRY_NAME.test(name)) throw new TypeError('A cache entry name must be one or two HMACs (64 hex characters each).');
     return join(config.dir, `${name}${SUFFIX}`);
@@ -57,8 +56,6 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
   // What is on disk, oldest first: name → size and time written.
   const entries = new Map<string, { size: number; writtenAt: number }>();
   let total = 0;
-  // Counts purges, so that a write that was under way when a purge ran is removed, not kept.
-  let purges = 0;
   const forget = (name: string): void => {
     total -= entries.get(name)?.size ?? 0;
     entries.delete(name);
@@ -100,7 +97,7 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
     await keepWithinBound();
   };
   await sweep();
-  const timer = setInterval(() => void sweep().catch(() => undefined), config.sweepEveryMs ?? config.ttlMs);
+  const timer = setInterval(() => void sweep().catch(() => undefined), config.sweepEveryMs ?? Math.min(config.ttlMs, 60_000));
   timer.unref();
 
   return {
@@ -118,7 +115,6 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
     },
     put: async (name, bytes) => {
       const path = pathOf(name);
-      const purgesBefore = purges;
       const temporary = join(config.dir, `.tmp-${randomBytes(8).toString('hex')}`);
       const file = await open(temporary, 'wx', 0o600);
       try {
@@ -127,10 +123,6 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
         await file.close();
       }
       await rename(temporary, path);
-      if (purges !== purgesBefore) {
-        await rm(path, { force: true });
-        return;
-      }
       forget(name);
       entries.set(name, { size: bytes.length, writtenAt: now() });
       total += bytes.length;
@@ -138,17 +130,23 @@ export const makeFileCacheStore = async (config: FileCacheStoreConfig): Promise<
     },
     remove,
     sweep,
-    purge: async () => {
-      purges += 1;
-      entries.clear();
-      total = 0;
-      let removed = 0;
-      for (const file of await readdir(config.dir)) {
-        if (file.endsWith(SUFFIX) || file.startsWith('.tmp-')) await rm(join(config.dir, file), { force: true });
-        if (file.endsWith(SUFFIX)) removed += 1;
-      }
-      return removed;
-    },
     close: () => clearInterval(timer),
   };
+};
+
+/**
+ * Removes every entry and leftover temporary file from a cache directory, which must exist and be
+ * private; resolves to how many entries there were. A server running on the directory at the same
+ * time may write new entries afterwards (each encrypted, and gone within its TTL): stop it first.
+ */
+export const purgeCacheDirectory = async (dir: string): Promise<number> => {
+  await checkPrivateDirectory(dir, false);
+  let removed = 0;
+  for (const file of await readdir(dir)) {
+    const entry = file.endsWith(SUFFIX) && ENTRY_NAME.test(file.slice(0, -SUFFIX.length));
+    if (!entry && !file.startsWith('.tmp-')) continue;
+    await rm(join(dir, file), { force: true });
+    if (entry) removed += 1;
+  }
+  return removed;
 };

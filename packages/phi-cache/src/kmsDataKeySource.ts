@@ -3,7 +3,7 @@
 // by the HMAC alone, and a key unwrapped for the wrong patient fails inside KMS.
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { PatientIdHmac } from '@hipaa-fhir-mcp/core';
-import { type DataKeySource, useThenWipe } from './envelope.js';
+import { DataKeyRefused, type DataKeySource, useThenWipe } from './envelope.js';
 
 const contextOf = (patient: PatientIdHmac): Record<string, string> => ({ patient_id_hmac: patient });
 
@@ -27,8 +27,15 @@ export const kmsDataKeySource = async (config: { readonly kms: KMSClient; readon
       return using(Plaintext, (key) => use(key, CiphertextBlob));
     },
     withDataKey: async (wrapped, patient, use) => {
-      const { Plaintext } = await config.kms.send(new DecryptCommand({ CiphertextBlob: wrapped, KeyId: config.kmsKeyId, EncryptionContext: contextOf(patient) }));
-      return using(Plaintext, use);
+      const decrypted = await config.kms
+        .send(new DecryptCommand({ CiphertextBlob: wrapped, KeyId: config.kmsKeyId, EncryptionContext: contextOf(patient) }))
+        .catch((error: unknown) => {
+          // KMS's own refusals of this ciphertext (wrong context, another key, not a ciphertext), as
+          // opposed to throttling or an outage, which leave the entry as it is.
+          const name = (error as { name?: unknown } | null)?.name;
+          throw name === 'InvalidCiphertextException' || name === 'IncorrectKeyException' ? new DataKeyRefused() : error;
+        });
+      return using(decrypted.Plaintext, use);
     },
   };
 };

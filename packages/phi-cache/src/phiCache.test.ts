@@ -9,10 +9,12 @@ import * as O from 'fp-ts/lib/Option.js';
 import { describe, expect, it } from 'vitest';
 import { type CacheSlot, hmacCacheQuery, hmacPatientId } from '@hipaa-fhir-mcp/core';
 import { phiCacheContract, testHmacKey } from '@hipaa-fhir-mcp/core/testing';
-import { cacheMasterKeyFrom, type DataKeySource, localDataKeySource } from './envelope.js';
+import { type DataKeySource, localDataKeySource } from './envelope.js';
 import { makeFileCacheStore } from './fileCacheStore.js';
 import { makeEncryptedPhiCache, type PhiCacheWarning } from './phiCache.js';
 
+const MASTER_KEY = randomBytes(32);
+const PARTITION = 'files:/srv/fhir';
 const newDir = async () => join(await mkdtemp(join(tmpdir(), 'phi-cache-')), 'cache');
 
 const setup = async (options: { dataKeys?: DataKeySource; ttlMs?: number } = {}) => {
@@ -23,8 +25,8 @@ const setup = async (options: { dataKeys?: DataKeySource; ttlMs?: number } = {})
   const dir = await newDir();
   const store = await makeFileCacheStore({ dir, ttlMs, maxBytes: 1_000_000, now });
   const warnings: PhiCacheWarning[] = [];
-  const dataKeys = options.dataKeys ?? localDataKeySource(cacheMasterKeyFrom(testHmacKey.bytes));
-  const cache = makeEncryptedPhiCache({ store, dataKeys, ttlMs, warn: (w) => void warnings.push(w), now });
+  const dataKeys = options.dataKeys ?? localDataKeySource(MASTER_KEY);
+  const cache = makeEncryptedPhiCache({ partition: PARTITION, store, dataKeys, ttlMs, warn: (w) => void warnings.push(w), now });
   return { cache, dir, store, warnings, ttlMs, advanceMs: (ms: number) => void (offset += ms), close: async () => store.close() };
 };
 
@@ -33,7 +35,7 @@ phiCacheContract('encrypted files', setup);
 const ALICE = 'synthetic-patient-a';
 const slotOf = (patientId: string, code = '8867-4'): CacheSlot => {
   const patient = hmacPatientId(testHmacKey, patientId);
-  return { patient, query: hmacCacheQuery(testHmacKey, patient, ['search_observations', `http://loinc.org|${code}`, 100]) };
+  return { patient, query: hmacCacheQuery(testHmacKey, PARTITION, patient, ['search_observations', `http://loinc.org|${code}`, 100]) };
 };
 const fileOf = (slot: CacheSlot) => `${slot.patient}.${slot.query}.phc`;
 const RESULT = JSON.stringify({ observations: [{ resourceType: 'Observation', id: 'hr-1', subject: { reference: `Patient/${ALICE}` }, code: { text: '8867-4 Heart rate' } }], total: 1, truncated: false });
@@ -87,12 +89,13 @@ describe('the encrypted PHI cache', () => {
     await close();
   });
 
-  it('rejects entries written under another audit key (a rotated key retires the cache)', async () => {
+  it('rejects entries written under another master key (a rotated key retires the cache)', async () => {
     const first = await setup();
     await first.cache.write(slotOf(ALICE), RESULT)();
     const rotated = makeEncryptedPhiCache({
+      partition: PARTITION,
       store: first.store,
-      dataKeys: localDataKeySource(cacheMasterKeyFrom(randomBytes(32))),
+      dataKeys: localDataKeySource(randomBytes(32)),
       ttlMs: first.ttlMs,
       warn: (w) => void first.warnings.push(w),
     });
@@ -101,8 +104,8 @@ describe('the encrypted PHI cache', () => {
     await first.close();
   });
 
-  it('is a miss and a warning when the key source fails, never data; writes are skipped', async () => {
-    const healthy = localDataKeySource(cacheMasterKeyFrom(testHmacKey.bytes));
+  it('is a miss and a warning when the key source is unavailable, keeping the entry; writes are skipped', async () => {
+    const healthy = localDataKeySource(MASTER_KEY);
     let failing = false;
     const flaky: DataKeySource = {
       withNewDataKey: (patient, use) => (failing ? Promise.reject(new Error('KMS down')) : healthy.withNewDataKey(patient, use)),
@@ -112,11 +115,11 @@ describe('the encrypted PHI cache', () => {
     await cache.write(slotOf(ALICE), RESULT)();
     failing = true;
     expect(await cache.read(slotOf(ALICE))()).toStrictEqual(O.none);
-    await cache.write(slotOf(ALICE), RESULT)();
-    expect(await readdir(dir)).toStrictEqual([]);
-    expect(warnings).toStrictEqual(['entry_rejected', 'entry_not_written']);
+    await cache.write(slotOf(ALICE, '8302-2'), RESULT)();
+    expect(await readdir(dir)).toStrictEqual([fileOf(slotOf(ALICE))]); // kept: the entry may be fine
+    expect(warnings).toStrictEqual(['key_unavailable', 'entry_not_written']);
     failing = false;
-    expect(await cache.read(slotOf(ALICE))()).toStrictEqual(O.none);
+    expect(await cache.read(slotOf(ALICE))()).toStrictEqual(O.some(RESULT)); // served once the source is back
     await close();
   });
 
@@ -127,6 +130,7 @@ describe('the encrypted PHI cache', () => {
     expect(await cache.read(slotOf(ALICE))()).toStrictEqual(O.none);
     expect(warnings).toStrictEqual([]);
     const throwing = makeEncryptedPhiCache({
+      partition: PARTITION,
       store,
       dataKeys: { withNewDataKey: () => Promise.reject(new Error('x')), withDataKey: () => Promise.reject(new Error('x')) },
       ttlMs,

@@ -2,16 +2,19 @@
 // kept in the file store under the slot's HMACs. Whatever goes wrong is a miss plus a fixed warning.
 import * as O from 'fp-ts/lib/Option.js';
 import type { CacheSlot, PhiCache } from '@hipaa-fhir-mcp/core';
-import { type DataKeySource, entryExpired, openEntry, sealEntry } from './envelope.js';
+import { type DataKeySource, openEntry, sealEntry } from './envelope.js';
 import type { FileCacheStore } from './fileCacheStore.js';
 
 /**
- * What went wrong, as a fixed code (never a value): an entry that would not open (changed, moved to
- * another patient or slot, or its key could not be unwrapped), the store failing, or a write failing.
+ * What went wrong, as a fixed code (never a value): an entry that is not intact or not this slot's
+ * (changed, moved to another patient or slot, another key: it is removed); the key source unavailable
+ * (the entry is kept); the store failing to read; or a write failing.
  */
-export type PhiCacheWarning = 'entry_rejected' | 'store_unreadable' | 'entry_not_written';
+export type PhiCacheWarning = 'entry_rejected' | 'key_unavailable' | 'store_unreadable' | 'entry_not_written';
 
 export interface EncryptedPhiCacheConfig {
+  /** See `PhiCache.partition`: the FHIR source and identity the cached results were read with. */
+  readonly partition: string;
   readonly store: FileCacheStore;
   readonly dataKeys: DataKeySource;
   /** How long an entry may be served; the store's TTL should be the same. */
@@ -32,6 +35,7 @@ export const makeEncryptedPhiCache = (config: EncryptedPhiCacheConfig): PhiCache
     }
   };
   return {
+    partition: config.partition,
     read: (slot) => async () => {
       const name = nameOf(slot);
       const entry = await config.store.get(name).catch(() => {
@@ -39,11 +43,19 @@ export const makeEncryptedPhiCache = (config: EncryptedPhiCacheConfig): PhiCache
         return undefined;
       });
       if (entry === undefined) return O.none;
-      const at = now();
-      const plaintext = await openEntry(config.dataKeys, { patient: slot.patient, slot: slot.query }, entry, at);
-      if (plaintext !== undefined) return O.some(plaintext.toString('utf8'));
-      // An expired entry is an ordinary miss; anything else that will not open is suspect: drop it.
-      if (!entryExpired(entry, at)) warn('entry_rejected');
+      const opened = await openEntry(config.dataKeys, { patient: slot.patient, slot: slot.query }, entry, now());
+      switch (opened._tag) {
+        case 'Opened':
+          return O.some(opened.plaintext.toString('utf8'));
+        case 'KeyUnavailable':
+          warn('key_unavailable'); // the entry may be fine: keep it for when the key source is back
+          return O.none;
+        case 'Rejected':
+          warn('entry_rejected');
+          break;
+        case 'Expired':
+          break;
+      }
       await config.store.remove(name).catch(() => undefined);
       return O.none;
     },

@@ -136,6 +136,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   const cacheDir = join(root, 'phi-cache');
   const token = `tok-${randomBytes(24).toString('base64url')}`;
   const key = randomBytes(32).toString('hex');
+  const cacheKey = randomBytes(32).toString('hex');
   const env: Record<string, string> = {
     HOME: home as string,
     TMPDIR: tmp as string,
@@ -146,6 +147,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     FHIR_TIMEOUT_MS: '300',
     LOG_LEVEL: 'debug',
     CACHE_DIR: cacheDir,
+    CACHE_MASTER_KEY: cacheKey,
   };
   if (options.plantLeak === true) {
     const preload = join(root, 'leaky-adapter.cjs');
@@ -190,7 +192,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   const runs: ServerRun[] = [main];
   if (options.quick !== true) {
     // Faults need every call to reach the FHIR server, so this run has no cache; same audit log.
-    const { CACHE_DIR: _none, ...uncached } = env;
+    const { CACHE_DIR: _none, CACHE_MASTER_KEY: _unused, ...uncached } = env;
     const faulty = await startServer({ ...uncached, AUDIT_LOG_FILE: join(cwd as string, 'audit.jsonl') }, cwd as string);
     runs.push(faulty);
     for (const [n, faults] of FAULTS.entries()) {
@@ -218,6 +220,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     ...bundles.flatMap((bundle) => identifiersOfBundle(bundle)),
     { label: 'bearer-token', value: token },
     { label: 'hmac-key', value: key },
+    { label: 'cache-master-key', value: cacheKey },
   ];
   const sweep = (sink: string, where: string, text: string): SinkReport => ({
     sink,
@@ -269,7 +272,7 @@ export const formatReport = (report: SuiteReport): string =>
   [
     `calls made: ${report.calls} (returned data: ${report.succeeded}; refused because the audit disk was full: ${report.failedClosed})`,
     `audit records written: ${report.records} (request ids not matching one-to-one: ${report.unmatchedRequestIds})`,
-    `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer token; the HMAC key), each plain, URL-encoded, JSON-escaped, base64-encoded and (SSN, phone, birth date) as bare digits, plus identifier shapes`,
+    `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer token; the HMAC key; the cache master key), each plain, URL-encoded, JSON-escaped, base64-encoded and (SSN, phone, birth date) as bare digits, plus identifier shapes`,
     `stdout lines that were not JSON-RPC: ${report.nonProtocolStdout}`,
     `PHI cache: ${report.cacheHits} calls served from it; ${report.cacheFiles} encrypted entries swept by name and raw bytes`,
     '',

@@ -15,7 +15,7 @@ HMAC-SHA-256.
 Usage: ${SERVER_NAME} [--help | --version]
        ${SERVER_NAME} audit verify | find | stats LOG ...   (see ${SERVER_NAME} audit --help)
        ${SERVER_NAME} keys create --kms-key-id KEY          (a new audit key, as a KMS ciphertext)
-       ${SERVER_NAME} cache purge                           (removes every entry in CACHE_DIR)
+       ${SERVER_NAME} cache purge                           (every entry in CACHE_DIR; stop the server first)
 
 Environment (see README.md):
   AUDIT_LOG_FILE       required: the JSON Lines audit log (created 0600)
@@ -40,8 +40,9 @@ Environment (see README.md):
   AUDIT_ROTATE         none (default), daily, a size such as 64MiB, or daily,64MiB
   AUDIT_SINK           file (default) or cloudwatch: then AUDIT_LOG_GROUP (and AUDIT_LOG_STREAM,
                        default one per instance) instead of AUDIT_LOG_FILE
-  CACHE_DIR            cache FHIR results there, encrypted (default: no cache); data keys local
-                       (from the audit key) or, with KEY_PROVIDER=kms, from KMS under KMS_KEY_ID
+  CACHE_DIR            cache FHIR results there, encrypted (default: no cache); data keys wrapped
+                       under CACHE_MASTER_KEY (or _FILE: 32 bytes as hex, openssl rand -hex 32) or,
+                       with KEY_PROVIDER=kms, from KMS under KMS_KEY_ID
   CACHE_TTL_SECONDS    how long an entry is served, 1-86400 (default 300)
   CACHE_MAX_SIZE       the cache's size bound, e.g. 64MiB (default); the oldest entries go first
 `;

@@ -4,7 +4,7 @@
 // `cache purge` empties it. With KEY_PROVIDER=kms, the KMS log lines up with the audit trail by HMAC.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -63,7 +63,13 @@ describe('the PHI cache, local data keys', () => {
   let server: Awaited<ReturnType<typeof start>>;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cache-e2e-'));
-    env = { AUDIT_HMAC_KEY: randomBytes(32).toString('hex'), AUDIT_LOG_FILE: join(dir, 'audit.jsonl'), CACHE_DIR: join(dir, 'cache'), CALLER_IDENTITY: 'cache-e2e' };
+    env = {
+      AUDIT_HMAC_KEY: randomBytes(32).toString('hex'),
+      AUDIT_LOG_FILE: join(dir, 'audit.jsonl'),
+      CACHE_DIR: join(dir, 'cache'),
+      CACHE_MASTER_KEY: randomBytes(32).toString('hex'),
+      CALLER_IDENTITY: 'cache-e2e',
+    };
     server = await start(env);
   });
   afterAll(async () => server.client.close());
@@ -118,7 +124,9 @@ describe('the PHI cache, local data keys', () => {
     expect(server.stderr()).not.toContain(PATIENT);
   });
 
-  it('`cache purge` removes every entry; the next read goes to FHIR', { timeout: 30_000 }, async () => {
+  it('`cache purge` removes every entry, however old; the next read goes to FHIR', { timeout: 30_000 }, async () => {
+    const longAgo = new Date(Date.now() - 60_000);
+    for (const file of await readdir(env.CACHE_DIR as string)) await utimes(join(env.CACHE_DIR as string, file), longAgo, longAgo);
     const purged = await run(process.execPath, [BIN_PATH, 'cache', 'purge'], { env: { PATH: process.env.PATH ?? '', CACHE_DIR: env.CACHE_DIR as string } });
     expect(purged.stdout).toBe('Removed 3 cache entries.\n');
     expect(await readdir(env.CACHE_DIR as string)).toStrictEqual([]);
@@ -126,6 +134,41 @@ describe('the PHI cache, local data keys', () => {
     expect((await auditRecords(env.AUDIT_LOG_FILE as string)).at(-1)?.data_source).toBe('fhir');
     const unset = (await run(process.execPath, [BIN_PATH, 'cache', 'purge'], { env: { PATH: process.env.PATH ?? '' } }).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect([unset.code, unset.stderr]).toStrictEqual([2, 'cache purge: CACHE_DIR is not set; it names the cache directory, as for the server.\n']);
+    const typo = (await run(process.execPath, [BIN_PATH, 'cache', 'purge'], { env: { PATH: process.env.PATH ?? '', CACHE_DIR: `${env.CACHE_DIR}-typo` } }).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    expect([typo.code, typo.stderr]).toStrictEqual([1, 'cache purge: The cache directory does not exist.\n']);
+  });
+});
+
+describe('the PHI cache shared by two configurations', () => {
+  it('never serves one FHIR source\'s data to a server reading another, with the same keys and directory', { timeout: 30_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cache-shared-'));
+    // Source B: the same patient id, another name.
+    const otherSource = join(dir, 'source-b');
+    await mkdir(otherSource);
+    const file = (await readdir(embeddedDataDir)).find((name) => name.includes(PATIENT)) as string;
+    const bundle = JSON.parse(await readFile(join(embeddedDataDir, file), 'utf8')) as fhir4.Bundle;
+    const patient = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource as fhir4.Patient;
+    patient.name = [{ family: 'Otherfamily', given: ['Othergiven'] }];
+    await writeFile(join(otherSource, 'b.json'), JSON.stringify(bundle));
+    const shared = {
+      AUDIT_HMAC_KEY: randomBytes(32).toString('hex'),
+      CACHE_MASTER_KEY: randomBytes(32).toString('hex'),
+      CACHE_DIR: join(dir, 'cache'),
+    };
+    const nameFrom = async (env: Record<string, string>) => {
+      const server = await start(env);
+      const view = (await server.call('get_patient', { patient_id: PATIENT })) as { patient: fhir4.Patient };
+      await server.client.close();
+      return view.patient.name?.[0]?.family;
+    };
+    const embedded = await nameFrom({ ...shared, AUDIT_LOG_FILE: join(dir, 'a.jsonl') });
+    expect(await nameFrom({ ...shared, AUDIT_LOG_FILE: join(dir, 'b.jsonl'), FHIR_DATA_DIR: otherSource })).toBe('Otherfamily');
+    expect(await nameFrom({ ...shared, AUDIT_LOG_FILE: join(dir, 'a.jsonl') })).toBe(embedded);
+    expect((await auditRecords(join(dir, 'b.jsonl'))).map((r) => r.data_source)).toStrictEqual(['fhir']);
+    expect((await auditRecords(join(dir, 'a.jsonl'))).map((r) => r.data_source)).toStrictEqual(['fhir', 'cache']);
   });
 });
 
@@ -164,8 +207,8 @@ describe('the PHI cache, KMS data keys', () => {
     const records = await auditRecords(auditLog);
     expect(records.map((r) => r.data_source)).toStrictEqual(['fhir', 'fhir', 'fhir', ...Array(6).fill('cache')]);
     const cacheCalls = kms.calls.slice(before);
-    // Data-key reuse: one GenerateDataKey seals all three entries; one Decrypt opens them all.
-    expect(cacheCalls.map((c) => c.target)).toStrictEqual(['TrentService.GenerateDataKey', 'TrentService.Decrypt']);
+    // Data-key reuse: one GenerateDataKey seals all three entries, and the key held for sealing opens them.
+    expect(cacheCalls.map((c) => c.target)).toStrictEqual(['TrentService.GenerateDataKey']);
     for (const c of cacheCalls) {
       expect(c.signatureValid).toBe(true);
       expect(c.body.EncryptionContext).toStrictEqual({ patient_id_hmac: records[0]?.patient_id_hmac });

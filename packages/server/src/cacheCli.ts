@@ -1,5 +1,5 @@
 // `hipaa-fhir-mcp cache purge`: removes every entry of the encrypted PHI cache in CACHE_DIR, e.g. when
-// a patient's data must not linger or a key is retired. Safe beside a running server: it then misses.
+// data must not linger or a key is retired. Stop the server first: a running one may write new entries.
 import type { Writable } from 'node:stream';
 import { resolve } from 'node:path';
 
@@ -18,12 +18,9 @@ export const runCacheCli = async (
     io.stderr.write('cache purge: CACHE_DIR is not set; it names the cache directory, as for the server.\n');
     return 2;
   }
-  const { makeFileCacheStore } = await import('@hipaa-fhir-mcp/phi-cache');
+  const { purgeCacheDirectory } = await import('@hipaa-fhir-mcp/phi-cache');
   try {
-    // The TTL and bound do not matter to a purge; the store checks the directory is private first.
-    const store = await makeFileCacheStore({ dir: resolve(dir), ttlMs: 1_000, maxBytes: Number.MAX_SAFE_INTEGER });
-    const removed = await store.purge();
-    store.close();
+    const removed = await purgeCacheDirectory(resolve(dir));
     io.stdout.write(`Removed ${removed} cache ${removed === 1 ? 'entry' : 'entries'}.\n`);
     return 0;
   } catch (error) {

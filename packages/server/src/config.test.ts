@@ -173,9 +173,17 @@ describe('decodeConfig', () => {
 
 describe('the README', () => {
   it('caches only with CACHE_DIR, with a short default TTL and a size bound; data keys follow KEY_PROVIDER', () => {
-    const local = decodeConfig({ ...base, CACHE_DIR: 'cache' }, '/srv');
-    expect(E.isRight(local) && local.right.cache).toStrictEqual({ dir: '/srv/cache', ttlMs: 300_000, maxBytes: 64 * 1024 ** 2, dataKeys: { kind: 'local' } });
-    const tuned = decodeConfig({ ...base, CACHE_DIR: '/c', CACHE_TTL_SECONDS: '60', CACHE_MAX_SIZE: '8MiB' });
+    const master = 'cd'.repeat(32);
+    const local = decodeConfig({ ...base, CACHE_DIR: 'cache', CACHE_MASTER_KEY: master.toUpperCase() }, '/srv');
+    expect(E.isRight(local) && local.right.cache).toStrictEqual({
+      dir: '/srv/cache',
+      ttlMs: 300_000,
+      maxBytes: 64 * 1024 ** 2,
+      dataKeys: { kind: 'local', masterKey: { kind: 'env', hex: master } },
+    });
+    const fromFile = decodeConfig({ ...base, CACHE_DIR: 'cache', CACHE_MASTER_KEY_FILE: 'cache.key' }, '/srv');
+    expect(E.isRight(fromFile) && fromFile.right.cache?.dataKeys).toStrictEqual({ kind: 'local', masterKey: { kind: 'file', path: '/srv/cache.key' } });
+    const tuned = decodeConfig({ ...base, CACHE_DIR: '/c', CACHE_MASTER_KEY: master, CACHE_TTL_SECONDS: '60', CACHE_MAX_SIZE: '8MiB' });
     expect(E.isRight(tuned) && tuned.right.cache).toMatchObject({ ttlMs: 60_000, maxBytes: 8 * 1024 ** 2 });
     const kms = { AUDIT_LOG_FILE: 'a', KEY_PROVIDER: 'kms', AUDIT_HMAC_KEY_CIPHERTEXT: 'AQID', CACHE_DIR: '/c' };
     const viaKms = decodeConfig({ ...kms, KMS_KEY_ID: 'alias/phi-cache' });
@@ -185,10 +193,20 @@ describe('the README', () => {
       return E.isLeft(result) ? result.left.map((p) => p.variable) : [];
     };
     expect(problems(kms)).toStrictEqual(['KMS_KEY_ID']);
-    expect(problems({ ...base, CACHE_TTL_SECONDS: '60', CACHE_MAX_SIZE: '1MiB' })).toStrictEqual(['CACHE_TTL_SECONDS', 'CACHE_MAX_SIZE']);
-    expect(problems({ ...base, CACHE_DIR: '/c', CACHE_TTL_SECONDS: '0' })).toStrictEqual(['CACHE_TTL_SECONDS']);
-    expect(problems({ ...base, CACHE_DIR: '/c', CACHE_TTL_SECONDS: '86401' })).toStrictEqual(['CACHE_TTL_SECONDS']);
-    expect(problems({ ...base, CACHE_DIR: '/c', CACHE_MAX_SIZE: '10' })).toStrictEqual(['CACHE_MAX_SIZE']);
+    expect(problems({ ...kms, KMS_KEY_ID: 'alias/x', CACHE_MASTER_KEY: master })).toStrictEqual(['CACHE_MASTER_KEY']);
+    expect(problems({ ...base, CACHE_TTL_SECONDS: '60', CACHE_MAX_SIZE: '1MiB', CACHE_MASTER_KEY: master })).toStrictEqual(['CACHE_TTL_SECONDS', 'CACHE_MAX_SIZE', 'CACHE_MASTER_KEY']);
+    const cached = { ...base, CACHE_DIR: '/c', CACHE_MASTER_KEY: master };
+    expect(problems({ ...cached, CACHE_TTL_SECONDS: '0' })).toStrictEqual(['CACHE_TTL_SECONDS']);
+    expect(problems({ ...cached, CACHE_TTL_SECONDS: '86401' })).toStrictEqual(['CACHE_TTL_SECONDS']);
+    expect(problems({ ...cached, CACHE_MAX_SIZE: '10' })).toStrictEqual(['CACHE_MAX_SIZE']);
+    // A key of its own, exactly 32 bytes, one source, never echoed.
+    expect(problems({ ...base, CACHE_DIR: '/c' })).toStrictEqual(['CACHE_MASTER_KEY']);
+    expect(problems({ ...cached, CACHE_MASTER_KEY_FILE: 'k' })).toStrictEqual(['CACHE_MASTER_KEY']);
+    for (const bad of ['ab'.repeat(31), 'ab'.repeat(33), `${'ab'.repeat(31)}zz`]) {
+      const result = decodeConfig({ ...cached, CACHE_MASTER_KEY: bad });
+      expect(E.isLeft(result) && result.left.map((p) => p.variable)).toStrictEqual(['CACHE_MASTER_KEY']);
+      expect(JSON.stringify(result)).not.toContain(bad);
+    }
   });
 
   it("documents every variable the server reads in its configuration table", async () => {

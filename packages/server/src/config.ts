@@ -39,8 +39,10 @@ export interface CacheConfig {
   readonly dir: string;
   readonly ttlMs: number;
   readonly maxBytes: number;
-  /** `local`: wrapped under a master key derived from the audit key; `kms`: GenerateDataKey under KMS_KEY_ID. */
-  readonly dataKeys: { readonly kind: 'local' } | { readonly kind: 'kms'; readonly kmsKeyId: string };
+  /** `local`: wrapped under CACHE_MASTER_KEY[_FILE]; `kms`: GenerateDataKey under KMS_KEY_ID. */
+  readonly dataKeys:
+    | { readonly kind: 'local'; readonly masterKey: { readonly kind: 'env'; readonly hex: string } | { readonly kind: 'file'; readonly path: string } }
+    | { readonly kind: 'kms'; readonly kmsKeyId: string };
 }
 
 export interface Config {
@@ -238,6 +240,8 @@ export const ENV_VARS = [
   'CACHE_DIR',
   'CACHE_TTL_SECONDS',
   'CACHE_MAX_SIZE',
+  'CACHE_MASTER_KEY',
+  'CACHE_MASTER_KEY_FILE',
 ] as const;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
@@ -266,11 +270,15 @@ export const parseRotation = (value: string): { maxBytes?: number; daily?: boole
 
 const CacheTtlSeconds = IntFromString(1, 86_400);
 
+/** The cache's local master key: exactly 32 bytes (AES-256), as 64 hex digits. */
+export const CacheMasterKey = t.refinement(t.string, (s) => /^[0-9a-f]{64}$/.test(s), 'CacheMasterKey');
+export const CACHE_KEY_HOW_TO = 'Generate one with: openssl rand -hex 32';
+
 /** CACHE_DIR and its settings; undefined (and no problem) when CACHE_DIR is unset. */
 const decodeCacheConfig = (env: NodeJS.ProcessEnv, cwd: string, keyProvider: string, problem: (variable: string, text: string) => void): CacheConfig | undefined => {
   const dir = set(env, 'CACHE_DIR');
   if (dir === undefined) {
-    for (const name of ['CACHE_TTL_SECONDS', 'CACHE_MAX_SIZE']) {
+    for (const name of ['CACHE_TTL_SECONDS', 'CACHE_MAX_SIZE', 'CACHE_MASTER_KEY', 'CACHE_MASTER_KEY_FILE']) {
       if (set(env, name) !== undefined) problem(name, 'is set, but CACHE_DIR is not: set CACHE_DIR to cache FHIR results (encrypted).');
     }
     return undefined;
@@ -279,18 +287,25 @@ const decodeCacheConfig = (env: NodeJS.ProcessEnv, cwd: string, keyProvider: str
   if (E.isLeft(ttl)) problem('CACHE_TTL_SECONDS', 'must be a whole number of seconds from 1 to 86400.');
   const maxBytes = parseSize(set(env, 'CACHE_MAX_SIZE') ?? '64MiB');
   if (maxBytes === undefined) problem('CACHE_MAX_SIZE', 'must be a size of at least 1KiB, such as 64MiB.');
-  const kmsKeyId = set(env, 'KMS_KEY_ID');
-  if (keyProvider === 'kms' && kmsKeyId === undefined) {
-    problem('KMS_KEY_ID', 'is required with KEY_PROVIDER=kms and CACHE_DIR: the KMS key that makes the cache\'s data keys.');
-    return undefined;
+  const masterHex = set(env, 'CACHE_MASTER_KEY');
+  const masterFile = set(env, 'CACHE_MASTER_KEY_FILE');
+  let dataKeys: CacheConfig['dataKeys'] | undefined;
+  if (keyProvider === 'kms') {
+    const kmsKeyId = set(env, 'KMS_KEY_ID');
+    if (masterHex !== undefined || masterFile !== undefined) problem('CACHE_MASTER_KEY', 'must not be set with KEY_PROVIDER=kms: the cache\'s data keys then come from KMS.');
+    else if (kmsKeyId === undefined) problem('KMS_KEY_ID', 'is required with KEY_PROVIDER=kms and CACHE_DIR: the KMS key that makes the cache\'s data keys.');
+    else dataKeys = { kind: 'kms', kmsKeyId };
+  } else if ((masterHex === undefined) === (masterFile === undefined)) {
+    problem('CACHE_MASTER_KEY', `or CACHE_MASTER_KEY_FILE (exactly one) is required with CACHE_DIR: 32 random bytes as hex, a key of its own (not the audit key). ${CACHE_KEY_HOW_TO}`);
+  } else if (masterFile !== undefined) {
+    dataKeys = { kind: 'local', masterKey: { kind: 'file', path: resolve(cwd, masterFile) } };
+  } else if (CacheMasterKey.is(masterHex?.trim().toLowerCase())) {
+    dataKeys = { kind: 'local', masterKey: { kind: 'env', hex: (masterHex as string).trim().toLowerCase() } };
+  } else {
+    problem('CACHE_MASTER_KEY', `must be exactly 32 bytes written as hex (64 hex digits). ${CACHE_KEY_HOW_TO}`);
   }
-  if (E.isLeft(ttl) || maxBytes === undefined) return undefined;
-  return {
-    dir: resolve(cwd, dir),
-    ttlMs: ttl.right * 1_000,
-    maxBytes,
-    dataKeys: keyProvider === 'kms' ? { kind: 'kms', kmsKeyId: kmsKeyId as string } : { kind: 'local' },
-  };
+  if (E.isLeft(ttl) || maxBytes === undefined || dataKeys === undefined) return undefined;
+  return { dir: resolve(cwd, dir), ttlMs: ttl.right * 1_000, maxBytes, dataKeys };
 };
 
 const set = (env: NodeJS.ProcessEnv, name: string): string | undefined => {

@@ -5,7 +5,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { type CheckpointSigner, deriveCheckpointSeed, ed25519Signer } from '@hipaa-fhir-mcp/audit-file';
 import { type HmacKey, hmacKeyId, type KeyProvider, MIN_HMAC_KEY_BYTES } from '@hipaa-fhir-mcp/core';
-import { type ConfigProblem, HexKey, KEY_HOW_TO, type KeySource } from './config.js';
+import { CACHE_KEY_HOW_TO, CacheMasterKey, type ConfigProblem, HexKey, KEY_HOW_TO, type KeySource } from './config.js';
 
 /** The public name of a key (see `hmacKeyId` in the core). */
 export const keyIdOf = (bytes: Uint8Array): string => hmacKeyId(bytes);
@@ -53,21 +53,35 @@ export const loadHmacKey = async (source: KeySource): Promise<E.Either<ConfigPro
     if (text === undefined) return E.left({ variable: 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE', problem: 'cannot be read.' });
     return loadKmsKey(text.trim(), source.kmsKeyId, 'AUDIT_HMAC_KEY_CIPHERTEXT_FILE');
   }
-  const variable = 'AUDIT_HMAC_KEY_FILE';
+  const contents = await readPrivateFile(source.path, 'AUDIT_HMAC_KEY_FILE');
+  if (E.isLeft(contents)) return contents;
+  const decoded = HexKey.decode(contents.right);
+  if (E.isLeft(decoded)) {
+    return E.left({ variable: 'AUDIT_HMAC_KEY_FILE', problem: `must hold at least ${MIN_HMAC_KEY_BYTES} bytes written as hex. ${KEY_HOW_TO}` });
+  }
+  return E.right(fromHex(decoded.right));
+};
+
+/** A secret file's contents; it must be a regular file that group and others cannot read or write. */
+const readPrivateFile = async (path: string, variable: string): Promise<E.Either<ConfigProblem, string>> => {
   try {
-    const info = await stat(source.path);
+    const info = await stat(path);
     if (!info.isFile()) return E.left({ variable, problem: 'is not a regular file.' });
-    if ((info.mode & 0o077) !== 0) {
-      return E.left({ variable, problem: 'is readable or writable by group or others; run: chmod 600 on it.' });
-    }
-    const decoded = HexKey.decode(await readFile(source.path, 'utf8'));
-    if (E.isLeft(decoded)) {
-      return E.left({ variable, problem: `must hold at least ${MIN_HMAC_KEY_BYTES} bytes written as hex. ${KEY_HOW_TO}` });
-    }
-    return E.right(fromHex(decoded.right));
+    if ((info.mode & 0o077) !== 0) return E.left({ variable, problem: 'is readable or writable by group or others; run: chmod 600 on it.' });
+    return E.right(await readFile(path, 'utf8'));
   } catch {
     return E.left({ variable, problem: 'cannot be read.' });
   }
+};
+
+/** The PHI cache's local master key (CACHE_MASTER_KEY or CACHE_MASTER_KEY_FILE), read once at start. */
+export const loadCacheMasterKey = async (source: { readonly kind: 'env'; readonly hex: string } | { readonly kind: 'file'; readonly path: string }): Promise<E.Either<ConfigProblem, Uint8Array>> => {
+  if (source.kind === 'env') return E.right(Uint8Array.from(Buffer.from(source.hex, 'hex')));
+  const contents = await readPrivateFile(source.path, 'CACHE_MASTER_KEY_FILE');
+  if (E.isLeft(contents)) return contents;
+  const hex = contents.right.trim().toLowerCase();
+  if (!CacheMasterKey.is(hex)) return E.left({ variable: 'CACHE_MASTER_KEY_FILE', problem: `must hold exactly 32 bytes written as hex (64 hex digits). ${CACHE_KEY_HOW_TO}` });
+  return E.right(Uint8Array.from(Buffer.from(hex, 'hex')));
 };
 
 export const staticKeyProvider = (key: HmacKey): KeyProvider => ({ hmacKey: () => TE.right(key) });

@@ -7,11 +7,11 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { hostname } from 'node:os';
 import { AuditFileError, type CheckpointSigner, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
-import type { AuditSink, Deps, FhirRepository, HmacKey, PhiCache } from '@hipaa-fhir-mcp/core';
+import type { AuditSink, Deps, FhirRepository, PhiCache } from '@hipaa-fhir-mcp/core';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
 import { createMcpServer, type FhirMcpServer } from '@hipaa-fhir-mcp/mcp-stdio';
 import { type AuditConfig, type CacheConfig, type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
-import { checkpointSignerFor, KMS_SDK_MISSING, loadHmacKey, staticKeyProvider } from './keys.js';
+import { checkpointSignerFor, KMS_SDK_MISSING, loadCacheMasterKey, loadHmacKey, staticKeyProvider } from './keys.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
 export const SERVER_NAME = 'hipaa-fhir-mcp';
@@ -127,18 +127,37 @@ const buildAuditSink = async (audit: AuditConfig, signer: CheckpointSigner): Pro
 const DATA_KEY_REUSE = { maxAgeMs: 300_000, maxUses: 1_000, maxKeys: 1_000 } as const;
 
 /**
- * The encrypted PHI cache CACHE_DIR names: local data keys wrapped under a master key derived from
- * the audit key, or KMS data keys (the KMS client and adapter loaded only then).
+ * What cached results depend on besides their query: where they were read and as whom (ids are
+ * unique only within one FHIR server), and this version (the shape of what is cached).
+ */
+const cachePartition = (fhir: FhirConfig): string => {
+  const source =
+    fhir.kind === 'files'
+      ? { files: fhir.dir }
+      : fhir.kind === 'healthlake'
+        ? { healthlake: fhir.endpoint }
+        : { http: fhir.baseUrl, auth: fhir.auth.kind === 'smart-backend' ? { client: fhir.auth.clientId, scopes: fhir.auth.scopes ?? null } : fhir.auth };
+  // Fed only to the query HMAC, never written: the bearer token, if any, never reaches a file.
+  return JSON.stringify({ version: VERSION, source });
+};
+
+/**
+ * The encrypted PHI cache CACHE_DIR names: local data keys wrapped under CACHE_MASTER_KEY[_FILE], or
+ * KMS data keys (the KMS client and adapter loaded only then).
  */
 const buildPhiCache = async (
   cache: CacheConfig,
-  key: HmacKey,
+  fhir: FhirConfig,
   log: OperationalLog,
 ): Promise<E.Either<StartFailure, { readonly cache: PhiCache; readonly close: () => void }>> => {
   const phiCache = await import('@hipaa-fhir-mcp/phi-cache');
   let source: import('@hipaa-fhir-mcp/phi-cache').DataKeySource;
-  if (cache.dataKeys.kind === 'local') source = phiCache.localDataKeySource(phiCache.cacheMasterKeyFrom(key.bytes));
-  else {
+  if (cache.dataKeys.kind === 'local') {
+    const masterKey = await loadCacheMasterKey(cache.dataKeys.masterKey);
+    if (E.isLeft(masterKey)) return E.left([masterKey.left]);
+    source = phiCache.localDataKeySource(masterKey.right);
+    masterKey.right.fill(0);
+  } else {
     const kms = await import('@aws-sdk/client-kms').catch(() => undefined);
     if (kms === undefined) return E.left([{ variable: 'KEY_PROVIDER', problem: KMS_SDK_MISSING }]);
     source = await phiCache.kmsDataKeySource({ kms: new kms.KMSClient({}), kmsKeyId: cache.dataKeys.kmsKeyId });
@@ -152,7 +171,7 @@ const buildPhiCache = async (
     return E.left([{ variable: 'CACHE_DIR', problem: error instanceof Error && /directory/.test(error.message) ? error.message : 'cannot be created or read.' }]);
   }
   return E.right({
-    cache: phiCache.makeEncryptedPhiCache({ store, dataKeys, ttlMs: cache.ttlMs, warn: (warning) => log({ event: 'cache_warning', warning }) }),
+    cache: phiCache.makeEncryptedPhiCache({ partition: cachePartition(fhir), store, dataKeys, ttlMs: cache.ttlMs, warn: (warning) => log({ event: 'cache_warning', warning }) }),
     close: () => {
       store.close();
       dataKeys.forget();
@@ -173,7 +192,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   const fhir = await buildFhirRepository(fhirConfig);
   if (E.isLeft(fhir)) return fhir;
 
-  const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, key.right, log);
+  const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, fhirConfig, log);
   if (cache !== undefined && E.isLeft(cache)) return cache;
 
   const signer = checkpointSignerFor(key.right);

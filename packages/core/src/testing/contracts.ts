@@ -214,7 +214,7 @@ export interface PhiCacheUnderTest {
 
 const slotFor = (patient: string, ...query: (string | number)[]): CacheSlot => {
   const hmac = hmacPatientId(testHmacKey, patient);
-  return { patient: hmac, query: hmacCacheQuery(testHmacKey, hmac, ['search_observations', ...query]) };
+  return { patient: hmac, query: hmacCacheQuery(testHmacKey, 'contract', hmac, ['search_observations', ...query]) };
 };
 
 /** The PhiCache contract: what is written reads back in its slot only, and never past its TTL. */

@@ -42,13 +42,14 @@ export interface MemoryPhiCache extends PhiCache {
 }
 
 /** A PhiCache in memory, unencrypted: for core tests, never for PHI. Entries live `ttlMs` (default: forever). */
-export const makeMemoryPhiCache = (options: { readonly ttlMs?: number; readonly now?: () => number } = {}): MemoryPhiCache => {
+export const makeMemoryPhiCache = (options: { readonly ttlMs?: number; readonly now?: () => number; readonly partition?: string } = {}): MemoryPhiCache => {
   const entries = new Map<string, string>();
   const writtenAt = new Map<string, number>();
   const log: string[] = [];
   const now = options.now ?? Date.now;
   const nameOf = (slot: CacheSlot): string => `${slot.patient}.${slot.query}`;
   return {
+    partition: options.partition ?? 'memory',
     entries,
     log,
     read: (slot) => async () => {
