@@ -1,0 +1,93 @@
+// A real OAuth 2.1 / OpenID authorization server (oidc-provider) on loopback, for tests and benches:
+// JWT access tokens (RFC 9068) for a resource, with SMART scopes and, per client, fhirUser and patient.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import * as jose from 'jose';
+import Provider from 'oidc-provider';
+
+/** A confidential client (client_credentials, client_secret_basic) and the claims its tokens carry. */
+export interface TestClient {
+  readonly clientId: string;
+  /** SMART scopes it may ask for, space-separated, e.g. `patient/*.rs`. */
+  readonly scope: string;
+  /** Added to its access tokens: `fhirUser`, `patient` (the SMART launch context), … */
+  readonly claims?: Record<string, string>;
+  /** Access token lifetime in seconds. Default 300 (SMART's recommended most). */
+  readonly accessTokenTtl?: number;
+}
+
+export interface AuthorizationServer {
+  readonly issuer: string;
+  /** Asks the token endpoint for an access token, as a client would. */
+  readonly token: (clientId: string, options?: { readonly scope?: string; readonly resource?: string }) => Promise<string>;
+  readonly close: () => Promise<void>;
+}
+
+export const CLIENT_SECRET = 'test-client-secret-made-for-this-run';
+
+/** Starts the server on 127.0.0.1; tokens are for `resource` unless a request names another. */
+export const startAuthorizationServer = async (config: { readonly resource: string; readonly clients: readonly TestClient[] }): Promise<AuthorizationServer> => {
+  const { privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+  const signingKey = { ...(await jose.exportJWK(privateKey)), kid: 'test-signing-key', alg: 'ES256', use: 'sig' };
+  const byId = new Map(config.clients.map((client) => [client.clientId, client]));
+  // The issuer needs the port, which is known only once listening: listen first, then mount.
+  let handler: ((req: unknown, res: unknown) => void) | undefined;
+  const { createServer } = await import('node:http');
+  const http: Server = createServer((req, res) => (handler === undefined ? res.writeHead(503).end() : handler(req, res)));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const allScopes = [...new Set(config.clients.flatMap((c) => c.scope.split(' ')))].join(' ');
+
+  const provider = new Provider(issuer, {
+    clients: config.clients.map((client) => ({
+      client_id: client.clientId,
+      client_secret: CLIENT_SECRET,
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: client.scope,
+    })),
+    jwks: { keys: [signingKey as jose.JWK & { kid: string }] },
+    clientDefaults: { id_token_signed_response_alg: 'ES256' },
+    scopes: allScopes.split(' '),
+    features: {
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => config.resource,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, indicator, client) => ({
+          scope: byId.get(client.clientId)?.scope ?? '',
+          audience: indicator,
+          accessTokenTTL: byId.get(client.clientId)?.accessTokenTtl ?? 300,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES256' } },
+        }),
+      },
+    },
+    extraTokenClaims: (_ctx, token) => byId.get((token as { clientId?: string }).clientId ?? '')?.claims,
+  } as ConstructorParameters<typeof Provider>[1]);
+  const callback = provider.callback();
+  handler = callback as (req: unknown, res: unknown) => void;
+
+  return {
+    issuer,
+    token: async (clientId, options = {}) => {
+      const form = new URLSearchParams({ grant_type: 'client_credentials', scope: options.scope ?? byId.get(clientId)?.scope ?? '', resource: options.resource ?? config.resource });
+      const response = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
+      });
+      const body = (await response.json()) as { access_token?: string; error?: string };
+      if (body.access_token === undefined) throw new Error(`token request refused: ${body.error ?? response.status}`);
+      return body.access_token;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  };
+};
