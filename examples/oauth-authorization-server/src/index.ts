@@ -52,6 +52,7 @@ export const startAuthorizationServer = async (config: { readonly resource: stri
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     scopes: allScopes.split(' '),
     features: {
+      devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,

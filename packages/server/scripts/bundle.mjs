@@ -1,6 +1,7 @@
 // Builds the single-file production server: dist/hipaa-fhir-mcp.mjs, every dependency bundled, with
-// the embedded synthetic data copied beside it (dist/data). Modules the server imports dynamically
-// (the FHIR HTTP adapter, the audit CLI) stay in the file but are not evaluated until first used.
+// the embedded synthetic data (dist/data) and the SPIFFE Workload API's proto (dist/proto) beside it.
+// Modules the server imports dynamically (the FHIR HTTP adapter, the audit CLI) stay in the file but
+// are not evaluated until first used.
 import { cp, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -23,7 +24,11 @@ await build({
   keepNames: true, // stack frames in the operational log stay readable
   sourcemap: 'external', // written beside the bundle, loaded only with --enable-source-maps
   legalComments: 'linked',
-  define: { __HFM_VERSION__: JSON.stringify(version), __HFM_EMBEDDED_DATA__: JSON.stringify('./data/synthea') },
+  define: {
+    __HFM_VERSION__: JSON.stringify(version),
+    __HFM_EMBEDDED_DATA__: JSON.stringify('./data/synthea'),
+    __HFM_WORKLOAD_PROTO__: JSON.stringify('./proto/workload.proto'),
+  },
   // CommonJS dependencies (fp-ts, io-ts) call require() for Node built-ins.
   banner: { js: "import { createRequire as __hfmCreateRequire } from 'node:module'; const require = __hfmCreateRequire(import.meta.url);" },
   logLevel: 'warning',
@@ -31,3 +36,5 @@ await build({
 await cp(fileURLToPath(new URL('../../fhir-files/data/synthea', import.meta.url)), `${root}dist/data/synthea`, { recursive: true });
 await cp(fileURLToPath(new URL('../../fhir-files/data/LICENSE-Apache-2.0.txt', import.meta.url)), `${root}dist/data/LICENSE-Apache-2.0.txt`);
 await cp(fileURLToPath(new URL('../../fhir-files/data/README.md', import.meta.url)), `${root}dist/data/README.md`);
+// The SPIFFE Workload API's definitions, read only when SPIFFE_ENDPOINT_SOCKET selects it.
+await cp(fileURLToPath(new URL('../../identity-spiffe/proto/workload.proto', import.meta.url)), `${root}dist/proto/workload.proto`);

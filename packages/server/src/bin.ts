@@ -12,7 +12,8 @@ An MCP server (stdio) with three read-only FHIR R4 tools: get_patient, search_ob
 get_medication_list. Every call writes one audit record; patient ids appear there only as a keyed
 HMAC-SHA-256.
 
-Usage: ${SERVER_NAME} [--help | --version]
+Usage: ${SERVER_NAME} [--help | --version]                 (MCP over stdio)
+       ${SERVER_NAME} serve --http                           (MCP over Streamable HTTP, OAuth 2.1)
        ${SERVER_NAME} audit verify | find | stats LOG ...   (see ${SERVER_NAME} audit --help)
        ${SERVER_NAME} keys create --kms-key-id KEY          (a new audit key, as a KMS ciphertext)
        ${SERVER_NAME} cache purge                           (every entry in CACHE_DIR; stop the server first)
@@ -40,6 +41,11 @@ Environment (see README.md):
   AUDIT_ROTATE         none (default), daily, a size such as 64MiB, or daily,64MiB
   AUDIT_SINK           file (default) or cloudwatch: then AUDIT_LOG_GROUP (and AUDIT_LOG_STREAM,
                        default one per instance) instead of AUDIT_LOG_FILE
+  HTTP_HOST, HTTP_PORT with serve --http: where to listen (default 127.0.0.1:8080)
+  OAUTH_ISSUER         with serve --http: the authorization server whose JWT access tokens are accepted
+  OAUTH_RESOURCE       with serve --http: this server's URL, e.g. https://mcp.example.org/mcp (the
+                       tokens' audience); HTTP_ALLOWED_HOSTS, HTTP_ALLOWED_ORIGINS, OAUTH_JWKS_URI,
+                       HTTP_AUTH=none (loopback only) — see README.md
   CACHE_DIR            cache FHIR results there, encrypted (default: no cache); data keys wrapped
                        under CACHE_MASTER_KEY (or _FILE: 32 bytes as hex, openssl rand -hex 32) or,
                        with KEY_PROVIDER=kms, from KMS under KMS_KEY_ID
@@ -48,7 +54,7 @@ Environment (see README.md):
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {
-  const subcommand = argv[0] === 'audit' || argv[0] === 'keys' || argv[0] === 'cache';
+  const subcommand = argv[0] === 'audit' || argv[0] === 'keys' || argv[0] === 'cache' || argv[0] === 'serve';
   if (!subcommand && (argv.includes('--help') || argv.includes('-h'))) {
     process.stderr.write(HELP); // stdout is only ever the MCP channel
     return 0;
@@ -69,19 +75,18 @@ const main = async (argv: readonly string[]): Promise<number> => {
     const { runAuditCli } = await import('./auditCli.js');
     return runAuditCli(argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
   }
-  if (argv.length > 0) {
+  const overHttp = argv.length === 2 && argv[0] === 'serve' && argv[1] === '--http';
+  const overStdio = argv.length === 0 || (argv.length === 1 && argv[0] === 'serve');
+  if (!overHttp && !overStdio) {
     process.stderr.write(`${SERVER_NAME}: unknown arguments; see ${SERVER_NAME} --help\n`);
     return 2;
   }
+  if (overHttp) return serveOverHttp();
 
   // Under back-pressure the stdio transport waits for 'drain' once per pending response.
   process.stdout.setMaxListeners(0);
   const built = await buildServer(process.env, log);
-  if (E.isLeft(built)) {
-    const lines = built.left.map(({ variable, problem }) => `  ${variable}: ${problem}`);
-    process.stderr.write(`${SERVER_NAME} cannot start:\n${lines.join('\n')}\nVariables: ${ENV_VARS.join(', ')}.\n`);
-    return 2;
-  }
+  if (E.isLeft(built)) return cannotStart(built.left);
   const running = built.right;
   log({
     event: 'server_started',
@@ -109,6 +114,34 @@ const main = async (argv: readonly string[]): Promise<number> => {
   await running.close();
   log({ event: 'server_stopped', reason });
   return 0;
+};
+
+/** `serve --http`: listens until SIGTERM or SIGINT, then drains requests in flight and flushes the audit sink. */
+const serveOverHttp = async (): Promise<number> => {
+  const built = await buildServer(process.env, log, 'http');
+  if (E.isLeft(built)) return cannotStart(built.left);
+  const running = built.right;
+  const http = await running.serveHttp?.().catch(() => undefined);
+  if (http === undefined) {
+    await running.close();
+    return cannotStart([{ variable: 'HTTP_PORT', problem: 'cannot be listened on (in use, or not allowed).' }]);
+  }
+  log({ event: 'server_started', version: VERSION, fhir_backend: running.fhirBackend, audit_sink: running.auditSink, cache: running.cache, key_id: running.keyId, checkpoint_public_key: running.checkpointPublicKey });
+  log({ event: 'http_listening', url: http.url, auth: process.env.HTTP_AUTH === 'none' ? 'none' : 'oauth' });
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  setTimeout(() => process.exit(1), 20_000).unref();
+  await http.close();
+  await running.close();
+  log({ event: 'server_stopped', reason: 'signal' });
+  return 0;
+};
+
+const cannotStart = (problems: readonly { variable: string; problem: string }[]): number => {
+  const lines = problems.map(({ variable, problem }) => `  ${variable}: ${problem}`);
+  process.stderr.write(`${SERVER_NAME} cannot start:\n${lines.join('\n')}\nVariables: ${ENV_VARS.join(', ')}.\n`);
+  return 2;
 };
 
 process.exitCode = await main(process.argv.slice(2));

@@ -12,6 +12,7 @@ describe('decodeConfig', () => {
     expect(decodeConfig(base, '/srv')).toStrictEqual(
       E.right({
         fhir: { kind: 'files', dir: embeddedDataDir },
+        workload: undefined,
         cache: undefined,
         audit: { kind: 'file', path: '/srv/audit.jsonl', rotate: {} },
         keySource: { kind: 'env', hex: KEY },

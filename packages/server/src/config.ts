@@ -45,8 +45,15 @@ export interface CacheConfig {
     | { readonly kind: 'kms'; readonly kmsKeyId: string };
 }
 
+/** WORKLOAD_IDENTITY=spiffe: this server's SPIFFE ID, from spiffe-helper's files or the Workload API. */
+export type WorkloadIdentityConfig =
+  | { readonly kind: 'spiffe-files'; readonly certFile: string; readonly bundleFile: string; readonly trustDomain: string | undefined }
+  | { readonly kind: 'spiffe-workload-api'; readonly socket: string; readonly trustDomain: string | undefined };
+
 export interface Config {
   readonly fhir: FhirConfig;
+  /** Absent: records carry `workload_identity: null`. */
+  readonly workload: WorkloadIdentityConfig | undefined;
   /** Absent: nothing is cached. */
   readonly cache: CacheConfig | undefined;
   readonly audit: AuditConfig;
@@ -242,6 +249,19 @@ export const ENV_VARS = [
   'CACHE_MAX_SIZE',
   'CACHE_MASTER_KEY',
   'CACHE_MASTER_KEY_FILE',
+  'HTTP_HOST',
+  'HTTP_PORT',
+  'HTTP_ALLOWED_HOSTS',
+  'HTTP_ALLOWED_ORIGINS',
+  'HTTP_AUTH',
+  'OAUTH_ISSUER',
+  'OAUTH_RESOURCE',
+  'OAUTH_JWKS_URI',
+  'WORKLOAD_IDENTITY',
+  'SPIFFE_SVID_FILE',
+  'SPIFFE_BUNDLE_FILE',
+  'SPIFFE_ENDPOINT_SOCKET',
+  'SPIFFE_TRUST_DOMAIN',
 ] as const;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
@@ -371,6 +391,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   }
 
   const cache = decodeCacheConfig(env, cwd, keyProvider, problem);
+  const workload = decodeWorkloadIdentity(env, cwd, problem);
 
   const caller = CallerIdentity.decode(set(env, 'CALLER_IDENTITY') ?? `os-user:${userInfo().username}`);
   if (E.isLeft(caller)) problem('CALLER_IDENTITY', 'must be 1 to 256 printable ASCII characters, not starting or ending with a space.');
@@ -400,6 +421,7 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
   }
   return E.right({
     fhir,
+    workload,
     cache,
     audit:
       auditSink === 'file'
@@ -411,4 +433,74 @@ export const decodeConfig = (env: NodeJS.ProcessEnv, cwd: string = process.cwd()
     patientOutput: patientOutput.right,
     logLevel: logLevel.right,
   });
+};
+
+const decodeWorkloadIdentity = (env: NodeJS.ProcessEnv, cwd: string, problem: (variable: string, text: string) => void): WorkloadIdentityConfig | undefined => {
+  const mode = set(env, 'WORKLOAD_IDENTITY') ?? 'none';
+  const trustDomain = set(env, 'SPIFFE_TRUST_DOMAIN');
+  if (trustDomain !== undefined && !/^[a-z0-9._-]{1,255}$/.test(trustDomain)) problem('SPIFFE_TRUST_DOMAIN', 'must be a trust domain name such as clinic.example (lowercase letters, digits, . _ -).');
+  if (mode === 'none') {
+    for (const name of ['SPIFFE_SVID_FILE', 'SPIFFE_BUNDLE_FILE']) if (set(env, name) !== undefined) problem(name, 'is set, but WORKLOAD_IDENTITY is not spiffe.');
+    return undefined;
+  }
+  if (mode !== 'spiffe') {
+    problem('WORKLOAD_IDENTITY', 'must be none (the default) or spiffe.');
+    return undefined;
+  }
+  const certFile = set(env, 'SPIFFE_SVID_FILE');
+  const bundleFile = set(env, 'SPIFFE_BUNDLE_FILE');
+  const socket = set(env, 'SPIFFE_ENDPOINT_SOCKET');
+  if (certFile !== undefined || bundleFile !== undefined) {
+    if (certFile === undefined || bundleFile === undefined) {
+      problem(certFile === undefined ? 'SPIFFE_SVID_FILE' : 'SPIFFE_BUNDLE_FILE', "is required with the other: spiffe-helper's svid_file_name and svid_bundle_file_name.");
+      return undefined;
+    }
+    return { kind: 'spiffe-files', certFile: resolve(cwd, certFile), bundleFile: resolve(cwd, bundleFile), trustDomain };
+  }
+  if (socket === undefined || !/^(unix:\/\/\/|tcp:\/\/)/.test(socket)) {
+    problem('SPIFFE_ENDPOINT_SOCKET', 'or SPIFFE_SVID_FILE and SPIFFE_BUNDLE_FILE is required with WORKLOAD_IDENTITY=spiffe: the Workload API as unix:///path or tcp://ip:port.');
+    return undefined;
+  }
+  return { kind: 'spiffe-workload-api', socket, trustDomain };
+};
+
+/** `hipaa-fhir-mcp serve --http`: where to listen, what to accept, and the OAuth resource server. */
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly allowedHosts: readonly string[];
+  readonly allowedOrigins: readonly string[];
+  /** `none` only on loopback: then CALLER_IDENTITY names the caller, as over stdio. */
+  readonly auth: { readonly issuer: string; readonly resource: string; readonly jwksUri?: string } | 'none';
+}
+
+const Port = IntFromString(0, 65_535);
+const list = (value: string | undefined): string[] => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+/** https, or http on loopback; no credentials, query or fragment. */
+const isServiceUrl = (value: string): boolean => E.isRight(FhirBaseUrl.decode(value)) && !value.endsWith('/');
+
+/** Decodes the HTTP transport's settings; only read with `serve --http`. */
+export const decodeHttpConfig = (env: NodeJS.ProcessEnv): E.Either<ConfigProblem[], HttpConfig> => {
+  const problems: ConfigProblem[] = [];
+  const problem = (variable: string, text: string): void => void problems.push({ variable, problem: text });
+  const host = set(env, 'HTTP_HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:[\]-]{1,253}$/.test(host)) problem('HTTP_HOST', 'must be an interface address or name, e.g. 127.0.0.1 (the default) or 0.0.0.0.');
+  const port = Port.decode(set(env, 'HTTP_PORT') ?? '8080');
+  if (E.isLeft(port)) problem('HTTP_PORT', 'must be a port number from 0 to 65535 (default 8080).');
+  const mode = set(env, 'HTTP_AUTH') ?? 'oauth';
+  let auth: HttpConfig['auth'] | undefined;
+  if (mode === 'none') {
+    if (!LOOPBACK.has(host) && host !== '::1') problem('HTTP_AUTH', 'is none, which is allowed only on a loopback HTTP_HOST (127.0.0.1, localhost or ::1).');
+    else auth = 'none';
+  } else if (mode === 'oauth') {
+    const issuer = set(env, 'OAUTH_ISSUER');
+    const resource = set(env, 'OAUTH_RESOURCE');
+    const jwksUri = set(env, 'OAUTH_JWKS_URI');
+    if (issuer === undefined || !isServiceUrl(issuer)) problem('OAUTH_ISSUER', "is required with serve --http: the authorization server's issuer URL (https; http only on loopback), exactly as tokens' iss.");
+    if (resource === undefined || !isServiceUrl(resource)) problem('OAUTH_RESOURCE', 'is required with serve --http: the URL clients use for this server, e.g. https://mcp.example.org/mcp (tokens must name it as audience).');
+    if (jwksUri !== undefined && E.isLeft(FhirBaseUrl.decode(jwksUri))) problem('OAUTH_JWKS_URI', "must be an https URL of the authorization server's JWKS.");
+    if (issuer !== undefined && resource !== undefined) auth = { issuer, resource, ...(jwksUri === undefined ? {} : { jwksUri }) };
+  } else problem('HTTP_AUTH', 'must be oauth (the default) or none.');
+  if (problems.length > 0 || E.isLeft(port) || auth === undefined) return E.left(problems);
+  return E.right({ host, port: port.right, allowedHosts: list(set(env, 'HTTP_ALLOWED_HOSTS')), allowedOrigins: list(set(env, 'HTTP_ALLOWED_ORIGINS')), auth });
 };

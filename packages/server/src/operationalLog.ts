@@ -2,6 +2,8 @@
 // fields — no free text from input, upstream responses or error messages — one JSON object a line.
 import type { Writable } from 'node:stream';
 import type { ErrorCode, RequestId, ToolName } from '@hipaa-fhir-mcp/core';
+import type { SvidProblem } from '@hipaa-fhir-mcp/identity-spiffe';
+import type { Refusal } from '@hipaa-fhir-mcp/mcp-http';
 import type { PhiCacheWarning } from '@hipaa-fhir-mcp/phi-cache';
 import type { LogLevel } from './config.js';
 
@@ -26,6 +28,12 @@ export type LogEvent =
     }
   | { readonly event: 'defect'; readonly tool: ToolName; readonly request_id: RequestId; readonly error_class: string; readonly stack_frames: readonly string[] }
   | { readonly event: 'transport_error'; readonly error_class: string }
+  /** An HTTP request refused before any tool ran (a fixed reason code; see mcp-http's `Refusal`). */
+  | { readonly event: 'http_refused'; readonly status: number; readonly reason: Refusal }
+  | { readonly event: 'http_listening'; readonly url: string; readonly auth: 'oauth' | 'none' }
+  /** The SVID was refused or expired (a fixed problem code from identity-spiffe). */
+  | { readonly event: 'workload_identity_problem'; readonly problem: SvidProblem | 'workload-api-unavailable' }
+  | { readonly event: 'workload_identity_rotated'; readonly spiffe_id: string }
   /** The PHI cache served a miss or skipped a write: a fixed code, never a value. */
   | { readonly event: 'cache_warning'; readonly warning: PhiCacheWarning }
   | { readonly event: 'process_warning'; readonly warning_class: string }
@@ -40,7 +48,7 @@ export interface OperationalLog {
 const RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 const levelOf = (event: LogEvent): Exclude<LogLevel, 'silent'> =>
-  event.event.endsWith('error') || event.event === 'defect' ? 'error' : event.event === 'process_warning' || event.event === 'cache_warning' ? 'warn' : 'info';
+  event.event.endsWith('error') || event.event === 'defect' ? 'error' : ['process_warning', 'cache_warning', 'http_refused', 'workload_identity_problem'].includes(event.event) ? 'warn' : 'info';
 
 export const makeOperationalLog = (stderr: Pick<Writable, 'write'> = process.stderr, now: () => Date = () => new Date()): OperationalLog => {
   let threshold = RANK.info;

@@ -7,10 +7,20 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { hostname } from 'node:os';
 import { AuditFileError, type CheckpointSigner, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
-import type { AuditSink, Deps, FhirRepository, PhiCache } from '@hipaa-fhir-mcp/core';
+import type { AuditSink, Deps, FhirRepository, IdentityProvider, PhiCache } from '@hipaa-fhir-mcp/core';
+import type { SvidProblem, WorkloadIdentitySource } from '@hipaa-fhir-mcp/identity-spiffe';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
-import { createMcpServer, type FhirMcpServer } from '@hipaa-fhir-mcp/mcp-stdio';
-import { type AuditConfig, type CacheConfig, type ConfigProblem, decodeConfig, type FhirConfig } from './config.js';
+import { createMcpServer, type FhirMcpServer, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
+import {
+  type AuditConfig,
+  type CacheConfig,
+  type ConfigProblem,
+  decodeConfig,
+  decodeHttpConfig,
+  type FhirConfig,
+  type HttpConfig,
+  type WorkloadIdentityConfig,
+} from './config.js';
 import { checkpointSignerFor, KMS_SDK_MISSING, loadCacheMasterKey, loadHmacKey, staticKeyProvider } from './keys.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
@@ -29,6 +39,8 @@ export interface RunningServer {
   readonly auditSink: AuditConfig['kind'];
   /** Where cached data keys come from, or `off` without CACHE_DIR. */
   readonly cache: 'off' | CacheConfig['dataKeys']['kind'];
+  /** With `serve --http`: starts listening (see HTTP_*, OAUTH_*). */
+  readonly serveHttp: (() => Promise<{ readonly url: string; readonly close: () => Promise<void> }>) | undefined;
   /** Flushes and closes the audit sink (and stops the cache). Call once the transport has answered everything. */
   readonly close: () => Promise<void>;
 }
@@ -179,11 +191,39 @@ const buildPhiCache = async (
   });
 };
 
-/** Builds everything from the environment; nothing is served yet. */
-export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): Promise<E.Either<StartFailure, RunningServer>> => {
+/**
+ * This server's SPIFFE identity, kept fresh (identity-spiffe loaded only when selected). A start with
+ * no valid SVID is refused; later problems and rotations go to the operational log.
+ */
+const buildWorkloadIdentity = async (config: WorkloadIdentityConfig, log: OperationalLog): Promise<E.Either<StartFailure, WorkloadIdentitySource>> => {
+  const spiffe = await import('@hipaa-fhir-mcp/identity-spiffe');
+  const common = {
+    ...(config.trustDomain === undefined ? {} : { trustDomain: config.trustDomain }),
+    onProblem: (problem: SvidProblem | 'workload-api-unavailable') => log({ event: 'workload_identity_problem', problem }),
+    onRotate: (spiffeId: string) => log({ event: 'workload_identity_rotated', spiffe_id: spiffeId }),
+  };
+  try {
+    return E.right(
+      config.kind === 'spiffe-files'
+        ? await spiffe.watchSvidFiles({ certFile: config.certFile, bundleFile: config.bundleFile, ...common })
+        : await spiffe.workloadApiSource({ socket: config.socket, ...common }),
+    );
+  } catch (error) {
+    // The sources' messages are fixed texts naming a problem code, never certificate contents.
+    const variable = config.kind === 'spiffe-files' ? 'SPIFFE_SVID_FILE' : 'SPIFFE_ENDPOINT_SOCKET';
+    return E.left([{ variable, problem: `gave no valid X.509-SVID (${error instanceof Error ? error.message : 'error'}).` }]);
+  }
+};
+
+/** Builds everything from the environment for one transport; nothing is served yet. */
+export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, transport: 'stdio' | 'http' = 'stdio'): Promise<E.Either<StartFailure, RunningServer>> => {
   const config = decodeConfig(env);
-  if (E.isLeft(config)) return config;
-  const { fhir: fhirConfig, cache: cacheConfig, audit: auditConfig, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
+  const httpConfig: E.Either<ConfigProblem[], HttpConfig | undefined> = transport === 'http' ? decodeHttpConfig(env) : E.right(undefined);
+  if (E.isLeft(config) || E.isLeft(httpConfig)) return E.left([...(E.isLeft(config) ? config.left : []), ...(E.isLeft(httpConfig) ? httpConfig.left : [])]);
+  const http = httpConfig.right;
+  // Over HTTP with OAuth the caller is the token's user; elsewhere, CALLER_IDENTITY.
+  const mcpHttp = http === undefined ? undefined : await import('@hipaa-fhir-mcp/mcp-http');
+  const { fhir: fhirConfig, workload: workloadConfig, cache: cacheConfig, audit: auditConfig, keySource, callerIdentity, maxObservations, patientOutput, logLevel } = config.right;
   log.setLevel(logLevel);
 
   const key = await loadHmacKey(keySource);
@@ -192,20 +232,30 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
   const fhir = await buildFhirRepository(fhirConfig);
   if (E.isLeft(fhir)) return fhir;
 
+  const workload = workloadConfig === undefined ? undefined : await buildWorkloadIdentity(workloadConfig, log);
+  if (workload !== undefined && E.isLeft(workload)) return workload;
+
   const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, fhirConfig, log);
-  if (cache !== undefined && E.isLeft(cache)) return cache;
+  if (cache !== undefined && E.isLeft(cache)) {
+    await workload?.right.close();
+    return cache;
+  }
 
   const signer = checkpointSignerFor(key.right);
   const audit = await buildAuditSink(auditConfig, signer);
   if (E.isLeft(audit)) {
     cache?.right.close();
+    await workload?.right.close();
     return audit;
   }
 
+  const spiffe = workload === undefined ? undefined : await import('@hipaa-fhir-mcp/identity-spiffe');
+  const identityFor = (caller: IdentityProvider): IdentityProvider =>
+    workload === undefined || spiffe === undefined ? caller : spiffe.withWorkloadIdentity(caller, workload.right);
   const deps: Deps = {
     fhir: fhir.right,
     audit: audit.right,
-    identity: { identify: () => TE.right({ caller: callerIdentity, workload: null }) },
+    identity: identityFor(mcpHttp !== undefined && http?.auth !== 'none' ? mcpHttp.grantIdentity : { identify: () => TE.right({ caller: callerIdentity, workload: null }) }),
     keys: staticKeyProvider(key.right),
     clock: { now: () => new Date() },
     limits: { maxObservations, patientOutput },
@@ -213,20 +263,32 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
     reportDefect: (defect, where) =>
       log({ event: 'defect', tool: where.tool, request_id: where.requestId, error_class: errorClassOf(defect), stack_frames: stackFramesOf(defect) }),
   };
-  const mcp = createMcpServer({
-    name: SERVER_NAME,
-    version: VERSION,
-    deps,
-    onToolCall: (call) =>
-      log({
-        event: 'tool_call',
-        tool: call.tool,
-        request_id: call.requestId,
-        status: call.status,
-        error_code: call.errorCode,
-        duration_ms: Math.round(call.durationMs * 10) / 10,
-      }),
-  });
+  const onToolCall = (call: ToolCallEvent): void =>
+    log({
+      event: 'tool_call',
+      tool: call.tool,
+      request_id: call.requestId,
+      status: call.status,
+      error_code: call.errorCode,
+      duration_ms: Math.round(call.durationMs * 10) / 10,
+    });
+  const mcp = createMcpServer({ name: SERVER_NAME, version: VERSION, deps, onToolCall });
+  const serveHttp =
+    http === undefined || mcpHttp === undefined
+      ? undefined
+      : () =>
+          mcpHttp.startMcpHttpServer({
+            name: SERVER_NAME,
+            version: VERSION,
+            deps,
+            host: http.host,
+            port: http.port,
+            allowedHosts: http.allowedHosts,
+            allowedOrigins: http.allowedOrigins,
+            auth: http.auth,
+            onToolCall,
+            onRefused: ({ status, reason }) => log({ event: 'http_refused', status, reason }),
+          });
   return E.right({
     mcp,
     keyId: key.right.id,
@@ -234,8 +296,10 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog): 
     fhirBackend: fhirConfig.kind,
     auditSink: auditConfig.kind,
     cache: cacheConfig?.dataKeys.kind ?? 'off',
+    serveHttp,
     close: async () => {
       cache?.right.close();
+      await workload?.right.close();
       await audit.right.close();
     },
   });
