@@ -56,7 +56,10 @@ export interface McpHttpConfig {
    * balancer. The bound loopback names and port are always accepted when bound to loopback.
    */
   readonly allowedHosts?: readonly string[];
-  /** Browser origins accepted; a request with any other `Origin` is refused. Default: none. */
+  /**
+   * Browser origins accepted; a request with any other `Origin` is refused. On loopback, this server's
+   * own loopback origins are always accepted.
+   */
   readonly allowedOrigins?: readonly string[];
   /** Default 1 MiB. */
   readonly maxBodyBytes?: number;
@@ -130,7 +133,7 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
   const verifier = config.auth === 'none' ? undefined : makeTokenVerifier(config.auth);
   const resourceMetadataUrl =
     config.auth === 'none' ? undefined : `${new URL(config.auth.resource).origin}/.well-known/oauth-protected-resource${new URL(config.auth.resource).pathname.replace(/\/$/, '')}`;
-  const allowedOrigins = new Set(config.allowedOrigins ?? []);
+  let allowedOrigins = new Set(config.allowedOrigins ?? []);
   let allowedHosts = new Set<string>(config.allowedHosts ?? []);
 
   const refuse = (res: ServerResponse, status: number, reason: Refusal, headers: Record<string, string> = {}, requestId?: string): void => {
@@ -270,7 +273,11 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
     server.listen(config.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  if (loopback) allowedHosts = new Set([...allowedHosts, ...[...LOOPBACK].map((name) => `${name === '::1' ? '[::1]' : name}:${port}`)]);
+  if (loopback) {
+    const own = [...LOOPBACK].map((name) => `${name === '::1' ? '[::1]' : name}:${port}`);
+    allowedHosts = new Set([...allowedHosts, ...own]);
+    allowedOrigins = new Set([...allowedOrigins, ...own.map((hostPort) => `http://${hostPort}`)]);
+  }
   allowedHosts = new Set([...allowedHosts].map((h) => h.toLowerCase()));
   const shownHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 
