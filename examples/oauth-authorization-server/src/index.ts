@@ -67,6 +67,7 @@ export const startAuthorizationServer = async (config: { readonly resource: stri
         }),
       },
     },
+    ttl: { ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId: string }) => byId.get(client.clientId)?.accessTokenTtl ?? 300 },
     extraTokenClaims: (_ctx, token) => byId.get((token as { clientId?: string }).clientId ?? '')?.claims,
   } as ConstructorParameters<typeof Provider>[1]);
   const callback = provider.callback();
