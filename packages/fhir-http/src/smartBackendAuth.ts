@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import { type FhirError, fhirError } from '@hipaa-fhir-mcp/core';
 import type { FhirAuth } from './auth.js';
 import { readCappedJson } from './fhirClient.js';
+import { bearerFromTokenResponse, cachedBearerAuth, discoverSmartConfiguration } from './smartTokens.js';
 
 export interface SmartBackendConfig {
   /** The FHIR base URL; its `.well-known/smart-configuration` names the token endpoint. */
@@ -45,36 +46,17 @@ export const smartBackendAuth = (config: SmartBackendConfig): FhirAuth => {
     throw new SmartKeyError('The SMART private key is not a readable PEM private key.');
   }
   const alg = signingAlgorithm(key);
-  const base = config.baseUrl.endsWith('/') ? config.baseUrl : `${config.baseUrl}/`;
   const http = got.extend({ timeout: { request: config.timeoutMs }, retry: { limit: 1 }, followRedirect: false });
   const json = async (request: Parameters<typeof readCappedJson>[0]) => readCappedJson(request, 64 * 1024, 'Rejected');
-  const renewBeforeMs = config.renewBeforeMs ?? 30_000;
-
   let tokenEndpoint: string | undefined;
-  let cached: { readonly header: string; readonly renewAt: number } | undefined;
-  let inFlight: Promise<E.Either<FhirError, string>> | undefined;
 
-  /** The token endpoint named by the server: https, or plain http only on this machine (like FHIR_BASE_URL). */
-  const discover = async (): Promise<E.Either<FhirError, string>> => {
-    if (tokenEndpoint !== undefined) return E.right(tokenEndpoint);
-    const configuration = await json(http.get(new URL('.well-known/smart-configuration', base), { responseType: 'buffer' }));
-    if (E.isLeft(configuration)) return configuration;
-    const named: unknown = (configuration.right as { token_endpoint?: unknown } | null)?.token_endpoint;
-    try {
-      const url = new URL(typeof named === 'string' ? named : '');
-      const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-      if (url.username !== '' || url.password !== '' || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) throw new TypeError();
-      tokenEndpoint = url.href;
-      return E.right(tokenEndpoint);
-    } catch {
-      return E.left(fhirError('AuthFailed'));
+  const fetchToken = async (): Promise<E.Either<FhirError, { readonly accessToken: string; readonly lifetimeMs: number }>> => {
+    if (tokenEndpoint === undefined) {
+      const discovered = await discoverSmartConfiguration(http, config.baseUrl);
+      if (E.isLeft(discovered)) return discovered;
+      tokenEndpoint = discovered.right.tokenEndpoint;
     }
-  };
-
-  const fetchToken = async (): Promise<E.Either<FhirError, string>> => {
-    const discovered = await discover();
-    if (E.isLeft(discovered)) return discovered;
-    const endpoint = discovered.right;
+    const endpoint = tokenEndpoint;
     try {
       const assertion = await new SignJWT({})
         .setProtectedHeader({ alg, kid: config.keyId, typ: 'JWT' })
@@ -98,30 +80,11 @@ export const smartBackendAuth = (config: SmartBackendConfig): FhirAuth => {
       );
       // The token endpoint's error body is not copied: it may echo the assertion.
       if (E.isLeft(answer)) return E.left(answer.left.reason === 'Rejected' ? fhirError('AuthFailed') : answer.left);
-      const response = (answer.right ?? {}) as { access_token?: unknown; expires_in?: unknown; token_type?: unknown };
-      const bearer = typeof response.token_type === 'string' && response.token_type.toLowerCase() === 'bearer';
-      if (typeof response.access_token !== 'string' || response.access_token === '' || !bearer) return E.left(fhirError('AuthFailed'));
-      const lifetimeMs = (typeof response.expires_in === 'number' ? response.expires_in : 300) * 1000;
-      const header = `Bearer ${response.access_token}`;
-      cached = { header, renewAt: Date.now() + Math.max(lifetimeMs - renewBeforeMs, lifetimeMs / 2) };
-      return E.right(header);
+      return bearerFromTokenResponse(answer.right);
     } catch {
       return E.left(fhirError('Unavailable', true)); // signing failed: a defect of the key, reported as unavailable
     }
   };
 
-  return {
-    renewable: true,
-    invalidate: () => {
-      cached = undefined;
-    },
-    headersFor: async () => {
-      if (cached !== undefined && Date.now() < cached.renewAt) return E.right({ authorization: cached.header });
-      // Concurrent calls share one token request.
-      inFlight ??= fetchToken().finally(() => {
-        inFlight = undefined;
-      });
-      return E.map((authorization: string) => ({ authorization }))(await inFlight);
-    },
-  };
+  return cachedBearerAuth(fetchToken, config.renewBeforeMs);
 };
