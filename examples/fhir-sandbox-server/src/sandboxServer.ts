@@ -27,6 +27,11 @@ export interface SandboxOptions {
     /** What `.well-known/smart-configuration` names as the token endpoint (default: this server's). */
     readonly advertisedTokenEndpoint?: string;
   };
+  /**
+   * An external authorization server for user login (SMART standalone launch): what
+   * `.well-known/smart-configuration` names instead of this server's own token endpoint.
+   */
+  readonly smartLogin?: { readonly issuer: string; readonly authorizationEndpoint: string; readonly tokenEndpoint: string; readonly jwksUri: string };
   /** Real servers differ: set false to ignore `_include` as Medplum's engine does. */
   readonly honourInclude?: boolean;
   /** Page size when a search has no `_count`. */
@@ -261,6 +266,21 @@ export const startSandbox = async (options: SandboxOptions): Promise<Sandbox> =>
     const url = new URL(request.url ?? '/', origin);
     requests.push({ method: request.method ?? '', url: url.href, authorization: request.headers.authorization });
     if (url.pathname === tokenPath && request.method === 'POST') return tokenRequest(request, response);
+    if (url.pathname === `${basePath}/.well-known/smart-configuration` && options.smartLogin !== undefined) {
+      const login = options.smartLogin;
+      return send(response, 200, {
+        issuer: login.issuer,
+        jwks_uri: login.jwksUri,
+        authorization_endpoint: login.authorizationEndpoint,
+        token_endpoint: login.tokenEndpoint,
+        grant_types_supported: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_methods_supported: ['none'],
+        scopes_supported: ['openid', 'fhirUser', 'offline_access', 'user/Patient.rs', 'user/Observation.rs', 'user/MedicationRequest.rs', 'user/Medication.rs'],
+        response_types_supported: ['code'],
+        capabilities: ['launch-standalone', 'client-public', 'sso-openid-connect', 'permission-offline', 'permission-user', 'permission-v2'],
+        code_challenge_methods_supported: ['S256'],
+      });
+    }
     if (url.pathname === `${basePath}/.well-known/smart-configuration`) {
       return send(response, 200, {
         token_endpoint: options.smart?.advertisedTokenEndpoint ?? `${origin}${tokenPath}`,

@@ -1,5 +1,6 @@
 // A real OAuth 2.1 / OpenID authorization server (oidc-provider) on loopback, for tests and benches:
-// JWT access tokens (RFC 9068) for a resource, with SMART scopes and, per client, fhirUser and patient.
+// JWT access tokens (RFC 9068) for a resource, with SMART scopes and, per client, fhirUser and patient;
+// optionally user login (authorization code + PKCE, a public native client) with a test sign-in page.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import * as jose from 'jose';
@@ -16,8 +17,23 @@ export interface TestClient {
   readonly accessTokenTtl?: number;
 }
 
+/** A public client that signs users in (SMART standalone launch): authorization code + PKCE S256. */
+export interface LoginClient {
+  readonly clientId: string;
+  /** SMART scopes it may ask for, besides openid, fhirUser and offline_access. */
+  readonly scope: string;
+}
+
 export interface AuthorizationServer {
   readonly issuer: string;
+  readonly authorizationEndpoint: string;
+  readonly tokenEndpoint: string;
+  readonly jwksUri: string;
+  /**
+   * Plays the user's browser through oidc-provider's test sign-in and consent pages, signing in as
+   * `user` (whose fhirUser is `Practitioner/<user>`), and returns where the server redirected.
+   */
+  readonly signInAs: (authorizeUrl: string, user: string) => Promise<URL>;
   /** Asks the token endpoint for an access token, as a client would. */
   readonly token: (clientId: string, options?: { readonly scope?: string; readonly resource?: string }) => Promise<string>;
   readonly close: () => Promise<void>;
@@ -26,7 +42,11 @@ export interface AuthorizationServer {
 export const CLIENT_SECRET = 'test-client-secret-made-for-this-run';
 
 /** Starts the server on 127.0.0.1; tokens are for `resource` unless a request names another. */
-export const startAuthorizationServer = async (config: { readonly resource: string; readonly clients: readonly TestClient[] }): Promise<AuthorizationServer> => {
+export const startAuthorizationServer = async (config: {
+  readonly resource: string;
+  readonly clients: readonly TestClient[];
+  readonly loginClients?: readonly LoginClient[];
+}): Promise<AuthorizationServer> => {
   const { privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
   const signingKey = { ...(await jose.exportJWK(privateKey)), kid: 'test-signing-key', alg: 'ES256', use: 'sig' };
   const byId = new Map(config.clients.map((client) => [client.clientId, client]));
@@ -36,30 +56,47 @@ export const startAuthorizationServer = async (config: { readonly resource: stri
   const http: Server = createServer((req, res) => (handler === undefined ? res.writeHead(503).end() : handler(req, res)));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  const allScopes = [...new Set(config.clients.flatMap((c) => c.scope.split(' ')))].join(' ');
+  const loginClients = config.loginClients ?? [];
+  const loginScopes = new Map(loginClients.map((client) => [client.clientId, client.scope]));
+  const allScopes = [...new Set([...config.clients, ...loginClients].flatMap((c) => c.scope.split(' ')))].join(' ');
 
   const provider = new Provider(issuer, {
-    clients: config.clients.map((client) => ({
-      client_id: client.clientId,
-      client_secret: CLIENT_SECRET,
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-      scope: client.scope,
-    })),
+    clients: [
+      ...config.clients.map((client) => ({
+        client_id: client.clientId,
+        client_secret: CLIENT_SECRET,
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: client.scope,
+      })),
+      // RFC 8252: a native app's loopback redirect may use any port.
+      ...loginClients.map((client) => ({
+        client_id: client.clientId,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: ['http://127.0.0.1/callback'],
+        scope: `openid fhirUser offline_access ${client.scope}`,
+      })),
+    ],
+    findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id, fhirUser: `Practitioner/${id}` }) }),
+    claims: { openid: ['sub'], fhirUser: ['fhirUser'] },
+    conformIdTokenClaims: false,
     jwks: { keys: [signingKey as jose.JWK & { kid: string }] },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
-    scopes: allScopes.split(' '),
+    scopes: ['openid', 'offline_access', 'fhirUser', ...allScopes.split(' ')],
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: loginClients.length > 0 },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => config.resource,
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, indicator, client) => ({
-          scope: byId.get(client.clientId)?.scope ?? '',
+          scope: byId.get(client.clientId)?.scope ?? loginScopes.get(client.clientId) ?? '',
           audience: indicator,
           accessTokenTTL: byId.get(client.clientId)?.accessTokenTtl ?? 300,
           accessTokenFormat: 'jwt',
@@ -73,8 +110,34 @@ export const startAuthorizationServer = async (config: { readonly resource: stri
   const callback = provider.callback();
   handler = callback as (req: unknown, res: unknown) => void;
 
+  const signInAs = async (authorizeUrl: string, user: string): Promise<URL> => {
+    const cookies = new Map<string, string>();
+    const request = async (url: string, init: RequestInit = {}): Promise<string> => {
+      const response = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
+      for (const line of response.headers.getSetCookie()) {
+        const [pair] = line.split(';');
+        const at = (pair ?? '').indexOf('=');
+        cookies.set((pair ?? '').slice(0, at), (pair ?? '').slice(at + 1));
+      }
+      const location = response.headers.get('location');
+      if (location === null) throw new Error(`sign-in stopped at HTTP ${response.status}`);
+      return new URL(location, url).href;
+    };
+    const submit = (interaction: string, form: Record<string, string>) =>
+      request(interaction, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    // authorize → login page → (submit) → authorize again → consent page → (submit) → authorize → the client's redirect
+    let next = await request(authorizeUrl);
+    next = await request(await submit(next, { prompt: 'login', login: user, password: 'test' }));
+    next = await request(await submit(next, { prompt: 'consent' }));
+    return new URL(next);
+  };
+
   return {
     issuer,
+    authorizationEndpoint: `${issuer}/auth`,
+    tokenEndpoint: `${issuer}/token`,
+    jwksUri: `${issuer}/jwks`,
+    signInAs,
     token: async (clientId, options = {}) => {
       const form = new URLSearchParams({ grant_type: 'client_credentials', scope: options.scope ?? byId.get(clientId)?.scope ?? '', resource: options.resource ?? config.resource });
       const response = await fetch(`${issuer}/token`, {

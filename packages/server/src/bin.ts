@@ -16,6 +16,7 @@ Usage: ${SERVER_NAME} [--help | --version]                 (MCP over stdio)
        ${SERVER_NAME} serve --http                           (MCP over Streamable HTTP, OAuth 2.1)
        ${SERVER_NAME} audit verify | find | stats LOG ...   (see ${SERVER_NAME} audit --help)
        ${SERVER_NAME} keys create --kms-key-id KEY          (a new audit key, as a KMS ciphertext)
+       ${SERVER_NAME} login                                 (sign a user in: FHIR_AUTH=smart-user)
        ${SERVER_NAME} cache purge                           (every entry in CACHE_DIR; stop the server first)
 
 Environment (see README.md):
@@ -30,7 +31,8 @@ Environment (see README.md):
   FHIR_BASE_URL        a FHIR R4 REST server instead (https; http only on loopback)
   FHIR_BACKEND         files, http or healthlake (AWS HealthLake, SigV4: HEALTHLAKE_DATASTORE_ENDPOINT,
                        or AWS_REGION and HEALTHLAKE_DATASTORE_ID)
-  FHIR_AUTH            none (default), bearer or smart-backend
+  FHIR_AUTH            none (default), bearer, smart-backend or smart-user (read FHIR as the user
+                       signed in with hipaa-fhir-mcp login; SMART_CLIENT_ID, SMART_LOGIN_FILE)
   FHIR_AUTH_TOKEN      the bearer token, with FHIR_AUTH=bearer
   SMART_CLIENT_ID, SMART_PRIVATE_KEY_FILE, SMART_KEY_ID, SMART_SCOPES
                        SMART Backend Services client, with FHIR_AUTH=smart-backend
@@ -54,7 +56,7 @@ Environment (see README.md):
 `;
 
 const main = async (argv: readonly string[]): Promise<number> => {
-  const subcommand = argv[0] === 'audit' || argv[0] === 'keys' || argv[0] === 'cache' || argv[0] === 'serve';
+  const subcommand = ['audit', 'keys', 'cache', 'serve', 'login'].includes(argv[0] ?? '');
   if (!subcommand && (argv.includes('--help') || argv.includes('-h'))) {
     process.stderr.write(HELP); // stdout is only ever the MCP channel
     return 0;
@@ -66,6 +68,10 @@ const main = async (argv: readonly string[]): Promise<number> => {
   if (argv[0] === 'keys') {
     const { runKeysCli } = await import('./keysCli.js');
     return runKeysCli(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
+  }
+  if (argv[0] === 'login') {
+    const { runLoginCli } = await import('./loginCli.js');
+    return runLoginCli(argv.slice(1), { stderr: process.stderr, env: process.env });
   }
   if (argv[0] === 'cache') {
     const { runCacheCli } = await import('./cacheCli.js');

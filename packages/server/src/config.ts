@@ -1,7 +1,7 @@
 // Configuration from environment variables, decoded with io-ts. Every problem names its variable
 // and says how to fix it; no message repeats a secret (a key or token). File paths, the operator's own
 // configuration, are named where that helps to fix them.
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
@@ -26,7 +26,19 @@ export type FhirAuthConfig =
       readonly keyId: string;
       /** Unset: fhir-http's default system scopes for the three tools. */
       readonly scopes: string | undefined;
+    }
+  | {
+      /** SMART standalone launch: FHIR read as the user `hipaa-fhir-mcp login` signed in. */
+      readonly kind: 'smart-user';
+      readonly clientId: string;
+      /** Where the login (refresh token and fhirUser) is kept, encrypted with a key derived from the audit key. */
+      readonly loginFile: string;
+      /** Unset: DEFAULT_LOGIN_SCOPES. */
+      readonly scopes: string | undefined;
     };
+
+/** What `login` asks for by default: the user's identity, a refresh token, and read access for the tools. */
+export const DEFAULT_LOGIN_SCOPES = 'openid fhirUser offline_access user/Patient.rs user/Observation.rs user/MedicationRequest.rs user/Medication.rs';
 
 /** Where FHIR data comes from: local Bundle files (the default) or a FHIR R4 REST server. */
 export type FhirConfig =
@@ -179,7 +191,7 @@ const decodeFhirConfig = (env: NodeJS.ProcessEnv, cwd: string, problem: (variabl
   if (backend === 'http' && baseUrl === undefined) problem('FHIR_BASE_URL', 'is required with FHIR_BACKEND=http.');
   if (backend === 'files' && baseUrl !== undefined) problem('FHIR_BASE_URL', 'is set, but FHIR_BACKEND is files.');
   if (baseUrl === undefined) {
-    for (const name of ['FHIR_AUTH', 'FHIR_AUTH_TOKEN', 'SMART_CLIENT_ID', 'SMART_PRIVATE_KEY_FILE']) {
+    for (const name of ['FHIR_AUTH', 'FHIR_AUTH_TOKEN', 'SMART_CLIENT_ID', 'SMART_PRIVATE_KEY_FILE', 'SMART_LOGIN_FILE']) {
       if (set(env, name) !== undefined) problem(name, 'is set, but FHIR_BASE_URL is not: it only applies to a FHIR REST server.');
     }
     return { kind: 'files', dir: resolve(cwd, set(env, 'FHIR_DATA_DIR') ?? embeddedDataDir) };
@@ -207,8 +219,15 @@ const decodeFhirConfig = (env: NodeJS.ProcessEnv, cwd: string, problem: (variabl
     if (clientId !== undefined && keyFile !== undefined && keyId !== undefined) {
       auth = { kind: 'smart-backend', clientId, privateKeyFile: resolve(cwd, keyFile), keyId, scopes: set(env, 'SMART_SCOPES') };
     }
+  } else if (mode === 'smart-user') {
+    const clientId = set(env, 'SMART_CLIENT_ID');
+    if (clientId === undefined) problem('SMART_CLIENT_ID', 'is required when FHIR_AUTH=smart-user: the public client registered for hipaa-fhir-mcp login.');
+    else {
+      const loginFile = resolve(cwd, set(env, 'SMART_LOGIN_FILE') ?? resolve(homedir(), '.hipaa-fhir-mcp', 'smart-login'));
+      auth = { kind: 'smart-user', clientId, loginFile, scopes: set(env, 'SMART_SCOPES') };
+    }
   } else {
-    problem('FHIR_AUTH', 'must be none, bearer or smart-backend.');
+    problem('FHIR_AUTH', 'must be none, bearer, smart-backend or smart-user.');
   }
   if (E.isLeft(url) || E.isLeft(timeout) || auth === undefined) return undefined;
   return { kind: 'http', baseUrl: url.right, timeoutMs: timeout.right, auth };
@@ -227,6 +246,7 @@ export const ENV_VARS = [
   'SMART_PRIVATE_KEY_FILE',
   'SMART_KEY_ID',
   'SMART_SCOPES',
+  'SMART_LOGIN_FILE',
   'FHIR_TIMEOUT_MS',
   'FHIR_DATA_DIR',
   'FHIR_MAX_RESULTS',

@@ -7,7 +7,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { hostname } from 'node:os';
 import { AuditFileError, type CheckpointSigner, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
-import type { AuditSink, Deps, FhirRepository, IdentityProvider, PhiCache } from '@hipaa-fhir-mcp/core';
+import { type AuditSink, type CallerIdentity, callerIdentityFromClaims, type Deps, type FhirRepository, type HmacKey, type IdentityProvider, type PhiCache } from '@hipaa-fhir-mcp/core';
 import type { SvidProblem, WorkloadIdentitySource } from '@hipaa-fhir-mcp/identity-spiffe';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
 import { createMcpServer, type FhirMcpServer, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
@@ -22,6 +22,7 @@ import {
   type WorkloadIdentityConfig,
 } from './config.js';
 import { checkpointSignerFor, KMS_SDK_MISSING, loadCacheMasterKey, loadHmacKey, staticKeyProvider } from './keys.js';
+import { openLogin, readLoginFile, sealLogin, writeLoginFile } from './loginStore.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
 export const SERVER_NAME = 'hipaa-fhir-mcp';
@@ -50,9 +51,9 @@ export type StartFailure = readonly ConfigProblem[];
 
 /**
  * The FhirRepository the configuration names. The HTTP adapter (got, jose) is loaded only when
- * selected, so the default start does not pay for it.
+ * selected, so the default start does not pay for it. With a SMART user's login, also who that user is.
  */
-const buildFhirRepository = async (fhir: FhirConfig): Promise<E.Either<StartFailure, FhirRepository>> => {
+const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey): Promise<E.Either<StartFailure, FhirRepository | { readonly repository: FhirRepository; readonly user: CallerIdentity }>> => {
   if (fhir.kind === 'files') {
     const dataDir = await stat(fhir.dir).catch(() => undefined);
     if (dataDir?.isDirectory() !== true) {
@@ -94,6 +95,23 @@ const buildFhirRepository = async (fhir: FhirConfig): Promise<E.Either<StartFail
         if (error instanceof http.SmartKeyError) return E.left([{ variable, problem: error.message }]);
         throw error;
       }
+    }
+    case 'smart-user': {
+      const { clientId, loginFile } = fhir.auth;
+      const sealed = await readLoginFile(loginFile);
+      const login = sealed === undefined ? undefined : openLogin(key, fhir.baseUrl, sealed);
+      const user = login === undefined ? undefined : callerIdentityFromClaims({ fhirUser: login.fhirUser, sub: login.sub }, key);
+      if (login === undefined || login.clientId !== clientId || user === undefined) {
+        return E.left([{ variable: 'SMART_LOGIN_FILE', problem: 'holds no login for this FHIR server, client and audit key: run hipaa-fhir-mcp login (with these settings).' }]);
+      }
+      const auth = http.smartUserAuth({
+        ...common,
+        clientId,
+        refreshToken: login.refreshToken,
+        // A rotated refresh token replaces the old one at rest, so the next start can use it.
+        onRefreshToken: (refreshToken) => writeLoginFile(loginFile, sealLogin(key, fhir.baseUrl, { ...login, refreshToken })),
+      });
+      return E.right({ repository: http.makeHttpFhirRepository({ ...common, auth }), user });
     }
   }
 };
@@ -229,8 +247,10 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, t
   const key = await loadHmacKey(keySource);
   if (E.isLeft(key)) return E.left([key.left]);
 
-  const fhir = await buildFhirRepository(fhirConfig);
-  if (E.isLeft(fhir)) return fhir;
+  const built = await buildFhirRepository(fhirConfig, key.right);
+  if (E.isLeft(built)) return built;
+  // Over stdio with a SMART user's login, that user is the caller (their fhirUser), not CALLER_IDENTITY.
+  const [fhir, caller] = 'repository' in built.right ? [built.right.repository, built.right.user] : [built.right, callerIdentity];
 
   const workload = workloadConfig === undefined ? undefined : await buildWorkloadIdentity(workloadConfig, log);
   if (workload !== undefined && E.isLeft(workload)) return workload;
@@ -253,9 +273,9 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, t
   const identityFor = (caller: IdentityProvider): IdentityProvider =>
     workload === undefined || spiffe === undefined ? caller : spiffe.withWorkloadIdentity(caller, workload.right);
   const deps: Deps = {
-    fhir: fhir.right,
+    fhir,
     audit: audit.right,
-    identity: identityFor(mcpHttp !== undefined && http?.auth !== 'none' ? mcpHttp.grantIdentity : { identify: () => TE.right({ caller: callerIdentity, workload: null }) }),
+    identity: identityFor(mcpHttp !== undefined && http?.auth !== 'none' ? mcpHttp.grantIdentity : { identify: () => TE.right({ caller, workload: null }) }),
     keys: staticKeyProvider(key.right),
     clock: { now: () => new Date() },
     limits: { maxObservations, patientOutput },
