@@ -6,7 +6,7 @@ import { type CallerIdentity, checkAuditRecord, type RequestId } from './AuditRe
 import { accessDenied } from './errors.js';
 import { PatientId } from './PatientId.js';
 import { hmacPatientId } from './PatientIdHmac.js';
-import { getMedicationList, getPatient, searchObservations } from './useCases.js';
+import { checkToolAccess, getMedicationList, getPatient, searchObservations } from './useCases.js';
 import { scriptedFhirRepository, testDeps, testHmacKey } from './testing/memoryAdapters.js';
 import { sampleAuditRecord } from './testing/contracts.js';
 
@@ -54,16 +54,27 @@ describe('SMART scopes per tool', () => {
     expect(scopesForTool('get_medication_list')).toStrictEqual(['patient/MedicationRequest.rs', 'patient/Medication.rs']);
   });
 
-  it('limits patient/ scopes to the launch-context patient; user/ and system/ scopes to no one patient', () => {
+  it('limits a token with a launch context to that patient, whatever its scopes; without one, only user/ and system/ scopes reach patients', () => {
     expect(checkPatientContext('get_patient', id(ALICE), grant(['patient/Patient.rs'], ALICE))).toStrictEqual(E.right(undefined));
     expect(checkPatientContext('get_patient', id(BOB), grant(['patient/Patient.rs'], ALICE))).toStrictEqual(E.left('patient_not_in_context'));
+    // An EHR launch: user/ scopes and a patient in context — still that patient only.
+    expect(checkPatientContext('get_patient', id(BOB), grant(['user/Patient.rs', 'launch'], ALICE))).toStrictEqual(E.left('patient_not_in_context'));
+    expect(checkPatientContext('get_patient', id(BOB), grant(['system/*.rs'], ALICE))).toStrictEqual(E.left('patient_not_in_context'));
+    expect(checkPatientContext('get_patient', id(ALICE), grant(['user/Patient.rs'], ALICE))).toStrictEqual(E.right(undefined));
     expect(checkPatientContext('get_patient', id(ALICE), grant(['patient/Patient.rs']))).toStrictEqual(E.left('patient_not_in_context'));
-    expect(checkPatientContext('get_patient', id(BOB), grant(['user/Patient.rs'], ALICE))).toStrictEqual(E.right(undefined));
     expect(checkPatientContext('get_patient', id(BOB), grant(['system/*.rs']))).toStrictEqual(E.right(undefined));
-    // Each need on its own: a user/ grant for one type does not lift the patient limit on the other.
-    expect(checkPatientContext('get_medication_list', id(BOB), grant(['user/MedicationRequest.rs', 'patient/Medication.rs'], ALICE))).toStrictEqual(
+    expect(checkPatientContext('get_medication_list', id(BOB), grant(['user/MedicationRequest.rs', 'patient/Medication.rs']))).toStrictEqual(
       E.left('patient_not_in_context'),
     );
+  });
+
+  it('decides for the transport exactly as the combinator does: scopes, then input, then patient', () => {
+    const limited = grant(['patient/Patient.rs'], ALICE);
+    expect(checkToolAccess('get_patient', { patient_id: BOB }, limited)).toStrictEqual(E.left('patient_not_in_context'));
+    expect(checkToolAccess('search_observations', { patient_id: BOB, code: '8867-4' }, limited)).toStrictEqual(E.left('insufficient_scope'));
+    // Invalid input is the tool's to report (invalid_input), not a refusal.
+    expect(checkToolAccess('get_patient', { patient_id: BOB, extra: 1 }, limited)).toStrictEqual(E.right(undefined));
+    expect(checkToolAccess('get_patient', { patient_id: ALICE }, limited)).toStrictEqual(E.right(undefined));
   });
 });
 
@@ -73,6 +84,8 @@ describe('the caller a token names', () => {
     expect(callerIdentityFromClaims({ fhirUser: `Patient/${ALICE}`, sub: 'u1' }, testHmacKey)).toBe(`fhirUser:Patient/hmac:${hmacPatientId(testHmacKey, ALICE)}`);
     expect(callerIdentityFromClaims({ fhirUser: `https://ehr/RelatedPerson/${BOB}` }, testHmacKey)).toBe(`fhirUser:RelatedPerson/hmac:${hmacPatientId(testHmacKey, BOB)}`);
     expect(callerIdentityFromClaims({ sub: 'clinician-42' }, testHmacKey)).toBe('sub:clinician-42');
+    expect(callerIdentityFromClaims({ sub: ALICE }, testHmacKey, { patientFacing: true })).toMatch(/^sub-hmac:[0-9a-f]{64}$/);
+    expect(callerIdentityFromClaims({ fhirUser: 'Practitioner/dr-7/_history/3' }, testHmacKey)).toBe('fhirUser:Practitioner/dr-7');
     expect(callerIdentityFromClaims({ sub: 'line\nbreak' }, testHmacKey)).toMatch(/^sub-hmac:[0-9a-f]{64}$/);
     expect(callerIdentityFromClaims({ fhirUser: 'Device/d1' }, testHmacKey)).toBeUndefined();
     expect(callerIdentityFromClaims({}, testHmacKey)).toBeUndefined();
@@ -95,7 +108,7 @@ describe('access control in the audit combinator', () => {
     return { d, reads: () => fhirReads };
   };
 
-  it('serves a call the token allows, naming the token\'s user', async () => {
+  it('serves a call the token allows', async () => {
     const { d, reads } = deps();
     const result = await getPatient({ patient_id: ALICE }, call(1, { _tag: 'Granted', grant: grant(['patient/Patient.rs'], ALICE) }))(d)();
     expect(E.isRight(result)).toBe(true);

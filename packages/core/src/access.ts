@@ -5,8 +5,8 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CallerIdentity, type ToolName } from './AuditRecord.js';
-import type { AccessDenialReason } from './errors.js';
-import { type PatientId, samePatient } from './PatientId.js';
+import { type AccessDenialReason, accessDenied, type DomainError } from './errors.js';
+import { PatientId, samePatient } from './PatientId.js';
 import { type HmacKey, hmacPatientId } from './PatientIdHmac.js';
 
 /** What a verified access token allows. */
@@ -67,18 +67,38 @@ export const checkToolScopes = (tool: ToolName, grant: AccessGrant): E.Either<Ac
     : E.left('insufficient_scope');
 
 /**
- * After decoding: may the token read this patient? `user/` and `system/` scopes cover any patient;
- * `patient/` scopes only the token's launch-context patient (none without a launch context).
+ * After decoding: may the token read this patient? A token with a launch-context patient reads that
+ * patient only, whatever its scopes' context. Without one, `user/` and `system/` scopes cover any
+ * patient and `patient/` scopes none.
  */
 export const checkPatientContext = (tool: ToolName, patient: PatientId, grant: AccessGrant): E.Either<AccessDenialReason, void> => {
-  const inContext = grant.patient !== undefined && samePatient(grant.patient, patient);
+  if (grant.patient !== undefined) return samePatient(grant.patient, patient) ? E.right(undefined) : E.left('patient_not_in_context');
   const allowed = TOOL_NEEDS[tool].every(([type, permission]) =>
     grant.scopes.some((scope) => {
       const context = contextGranting(scope, type, permission);
-      return context === 'user' || context === 'system' || (context === 'patient' && inContext);
+      return context === 'user' || context === 'system';
     }),
   );
   return allowed ? E.right(undefined) : E.left('patient_not_in_context');
+};
+
+/**
+ * Access control for one call with a granted token, in the order the audit combinator applies it:
+ * the tool's scopes before decoding, then the decoded input, then the patient. The transport uses
+ * it too, to answer 403, so the two can never disagree.
+ */
+export const authorizeCall = <I extends { readonly patient_id: PatientId }>(
+  tool: ToolName,
+  grant: AccessGrant,
+  decode: (raw: unknown) => E.Either<DomainError, I>,
+  rawInput: unknown,
+): E.Either<DomainError, I> => {
+  const scoped = checkToolScopes(tool, grant);
+  if (E.isLeft(scoped)) return E.left(accessDenied(scoped.left));
+  const input = decode(rawInput);
+  if (E.isLeft(input)) return input;
+  const inContext = checkPatientContext(tool, input.right.patient_id, grant);
+  return E.isLeft(inContext) ? E.left(accessDenied(inContext.left)) : input;
 };
 
 const isPrintable = (s: string): boolean => E.isRight(CallerIdentity.decode(s));
@@ -88,12 +108,18 @@ const hmacHex = (key: HmacKey, text: string): string => bytesToHex(hmac(sha256, 
 /**
  * The caller a verified token names, for `caller_identity`: its `fhirUser` (the SMART user, e.g.
  * `Practitioner/123`), else its `sub`. A user who is a Patient or RelatedPerson is a patient
- * identifier, so that id is recorded only as its HMAC, like `patient_id_hmac`.
+ * identifier, so that id is recorded only as its HMAC, like `patient_id_hmac`; so is the `sub` of a
+ * patient-facing token (one with a launch-context patient or `patient/` scopes), which is often the
+ * patient's own account.
  */
-export const callerIdentityFromClaims = (claims: { readonly fhirUser?: unknown; readonly sub?: unknown }, key: HmacKey): CallerIdentity | undefined => {
+export const callerIdentityFromClaims = (
+  claims: { readonly fhirUser?: unknown; readonly sub?: unknown },
+  key: HmacKey,
+  options: { readonly patientFacing?: boolean } = {},
+): CallerIdentity | undefined => {
   const fhirUser = typeof claims.fhirUser === 'string' ? claims.fhirUser : undefined;
   if (fhirUser !== undefined) {
-    const reference = /(?:^|\/)(Patient|RelatedPerson|Practitioner|PractitionerRole|Person)\/([A-Za-z0-9\-.]{1,64})$/.exec(fhirUser);
+    const reference = /(?:^|\/)(Patient|RelatedPerson|Practitioner|PractitionerRole|Person)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/.exec(fhirUser);
     if (reference !== null) {
       const [, type, id] = reference as unknown as [string, string, string];
       const shown = type === 'Patient' || type === 'RelatedPerson' ? `${type}/hmac:${hmacPatientId(key, id)}` : `${type}/${id}`;
@@ -102,5 +128,20 @@ export const callerIdentityFromClaims = (claims: { readonly fhirUser?: unknown; 
   }
   if (typeof claims.sub !== 'string' || claims.sub === '') return undefined;
   const subject = `sub:${claims.sub}`;
-  return isPrintable(subject) ? (subject as CallerIdentity) : (`sub-hmac:${hmacHex(key, claims.sub)}` as CallerIdentity);
+  return options.patientFacing !== true && isPrintable(subject) ? (subject as CallerIdentity) : (`sub-hmac:${hmacHex(key, claims.sub)}` as CallerIdentity);
+};
+
+/**
+ * The access a verified token's claims grant: its scopes (`scope`, space-separated, or `scp`, a list
+ * or a string), its SMART launch-context `patient`, and its user. Undefined when the claims are
+ * unusable: a `patient` that is not a FHIR id, or no user to name.
+ */
+export const grantFromClaims = (claims: Readonly<Record<string, unknown>>, key: HmacKey): AccessGrant | undefined => {
+  const listed = typeof claims.scope === 'string' ? claims.scope : typeof claims.scp === 'string' ? claims.scp : Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === 'string').join(' ') : '';
+  const scopes = listed.split(' ').filter((scope) => scope !== '');
+  const patient = typeof claims.patient === 'string' ? PatientId.fromString(claims.patient) : undefined;
+  if (claims.patient !== undefined && patient === undefined) return undefined;
+  const patientFacing = patient !== undefined || scopes.some((scope) => scope.startsWith('patient/'));
+  const user = callerIdentityFromClaims(claims, key, { patientFacing });
+  return user === undefined ? undefined : { scopes, patient, user };
 };

@@ -13,7 +13,7 @@ import {
   type ToolName,
   type WorkloadIdentity,
 } from './AuditRecord.js';
-import { checkPatientContext, checkToolScopes } from './access.js';
+import { authorizeCall } from './access.js';
 import {
   accessDenied,
   auditUnavailable,
@@ -126,13 +126,8 @@ export const audited =
       callerIdentity = identities.right.caller;
       workloadIdentity = identities.right.workload;
 
-      const grant = call.access?._tag === 'Granted' ? call.access.grant : undefined;
-      const scoped = grant === undefined ? E.right(undefined) : checkToolScopes(tool, grant);
-      if (E.isLeft(scoped)) return E.left(accessDenied(scoped.left));
-      const input = decode(rawInput);
+      const input = call.access?._tag === 'Granted' ? authorizeCall(tool, call.access.grant, decode, rawInput) : decode(rawInput);
       if (E.isLeft(input)) return input;
-      const inContext = grant === undefined ? E.right(undefined) : checkPatientContext(tool, input.right.patient_id, grant);
-      if (E.isLeft(inContext)) return E.left(accessDenied(inContext.left));
       const reads = readThroughFor(deps.cache, key.right, patientIdHmac, reportDefect);
       dataSource = reads.source;
       return useCase(input.right, { readThrough: reads.readThrough })(deps)();

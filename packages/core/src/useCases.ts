@@ -1,10 +1,12 @@
 // The three read-only use cases, each wrapped by the audit combinator. They see decoded input only
 // and return views of FHIR resources; what they may return is decided here, not in the adapters.
 import { pipe } from 'fp-ts/lib/function.js';
+import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
+import { type AccessGrant, authorizeCall } from './access.js';
 import { type AuditedTool, audited } from './audited.js';
 import type { ToolName } from './AuditRecord.js';
-import { fromFhirError } from './errors.js';
+import { type AccessDenialReason, fromFhirError } from './errors.js';
 import { decodeToolInput, GetMedicationListInput, GetPatientInput, SearchObservationsInput } from './inputs.js';
 import { minimumNecessaryPatient, type PatientOutputPolicy } from './minimumNecessary.js';
 import type { MedicationList, ObservationSearchResult } from './ports.js';
@@ -20,10 +22,17 @@ export type ObservationsView = ObservationSearchResult;
 
 export type MedicationListView = MedicationList;
 
+/** Each tool's exact argument decoder. */
+const TOOL_INPUTS = {
+  get_patient: decodeToolInput(GetPatientInput),
+  search_observations: decodeToolInput(SearchObservationsInput),
+  get_medication_list: decodeToolInput(GetMedicationListInput),
+} as const;
+
 /** `get_patient {patient_id}` → the Patient resource, as the output policy allows. */
 export const getPatient: AuditedTool<PatientView> = audited(
   'get_patient',
-  decodeToolInput(GetPatientInput),
+  TOOL_INPUTS.get_patient,
   (input, { readThrough }) => (deps) =>
     pipe(
       // The policy is applied before caching, so what it removes is never stored at rest either.
@@ -43,7 +52,7 @@ const patientView =
 /** `search_observations {patient_id, code}` → that patient's Observations for a LOINC code, newest first. */
 export const searchObservations: AuditedTool<ObservationsView> = audited(
   'search_observations',
-  decodeToolInput(SearchObservationsInput),
+  TOOL_INPUTS.search_observations,
   (input, { readThrough }) => (deps) =>
     pipe(
       readThrough(
@@ -57,7 +66,7 @@ export const searchObservations: AuditedTool<ObservationsView> = audited(
 /** `get_medication_list {patient_id}` → active MedicationRequests and the Medications they reference. */
 export const getMedicationList: AuditedTool<MedicationListView> = audited(
   'get_medication_list',
-  decodeToolInput(GetMedicationListInput),
+  TOOL_INPUTS.get_medication_list,
   (input, { readThrough }) => (deps) =>
     pipe(readThrough(['get_medication_list'], deps.fhir.searchActiveMedicationRequests(input.patient_id)), TE.bimap(fromFhirError, onlyActive)),
 );
@@ -81,6 +90,16 @@ export interface ToolViews {
   readonly search_observations: ObservationsView;
   readonly get_medication_list: MedicationListView;
 }
+
+/**
+ * Whether a granted token may make this call, by the same rule and in the same order as the audit
+ * combinator: for a transport that must answer a refusal itself (HTTP 403). Invalid input is not a
+ * refusal: the tool reports it.
+ */
+export const checkToolAccess = (tool: ToolName, rawInput: unknown, grant: AccessGrant): E.Either<AccessDenialReason, void> => {
+  const decided = authorizeCall(tool, grant, TOOL_INPUTS[tool], rawInput);
+  return E.isLeft(decided) && decided.left._tag === 'AccessDenied' ? E.left(decided.left.reason) : E.right(undefined);
+};
 
 /** Every tool by name: what a transport dispatches on. */
 export const TOOLS: { readonly [N in ToolName]: AuditedTool<ToolViews[N]> } = {

@@ -3,6 +3,7 @@
 // forged and under-scoped tokens, and other patients than the launch context, get 401/403 with a
 // PHI-free body, each audited; the client's token never reaches the FHIR server.
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -50,6 +51,9 @@ beforeAll(async () => {
       { clientId: 'patient-app', scope: 'patient/*.rs', claims: { patient: alice, fhirUser: `Patient/${alice}` } },
       { clientId: 'patient-reader', scope: 'patient/Patient.rs', claims: { patient: alice, fhirUser: 'Practitioner/dr-2' } },
       { clientId: 'short-lived', scope: 'user/*.rs', claims: { fhirUser: 'Practitioner/dr-3' }, accessTokenTtl: 1 },
+      // An EHR launch: user/ scopes and a patient in context.
+      { clientId: 'ehr-launch', scope: 'user/*.rs launch', claims: { patient: alice, fhirUser: 'Practitioner/dr-4' } },
+      { clientId: 'patient-sub', scope: 'patient/*.rs', claims: { patient: alice } },
     ],
   });
   otherAs = await startAuthorizationServer({ resource, clients: [{ clientId: 'clinician', scope: 'user/*.rs', claims: { fhirUser: 'Practitioner/dr-1' } }] });
@@ -132,6 +136,21 @@ describe('MCP over HTTP as an OAuth 2.1 resource server', () => {
     expect(JSON.parse(body)).toStrictEqual({ error: 'patient_not_in_context', request_id: lastRecord()?.request_id });
     expect(lastRecord()).toMatchObject({ status: 'denied', error_code: 'patient_not_in_context', patient_id_hmac: hmacPatientId(hmacKey, bob), data_source: null });
     for (const id of [alice, bob]) expect(body + JSON.stringify(audit.records)).not.toContain(id);
+  });
+
+  it('limits an EHR-launch token (user/ scopes, a patient in context) to that patient too', async () => {
+    const [alice, bob] = patients as [string, string];
+    const token = await as.token('ehr-launch');
+    expect((await post(toolCall('get_patient', { patient_id: alice }), { authorization: `Bearer ${token}` })).status).toBe(200);
+    expect((await post(toolCall('get_patient', { patient_id: bob }), { authorization: `Bearer ${token}` })).status).toBe(403);
+    expect(lastRecord()).toMatchObject({ status: 'denied', error_code: 'patient_not_in_context', caller_identity: 'fhirUser:Practitioner/dr-4' });
+  });
+
+  it("records a patient-facing token's sub only as an HMAC, and takes the scheme in any case", async () => {
+    const [alice] = patients as [string];
+    const response = await post(toolCall('get_patient', { patient_id: alice }), { authorization: `bearer ${await as.token('patient-sub')}` });
+    expect(response.status).toBe(200);
+    expect(lastRecord()?.caller_identity).toMatch(/^sub-hmac:[0-9a-f]{64}$/);
   });
 
   it('refuses a tool whose scope the token lacks with 403 insufficient_scope, naming the scope to ask for', async () => {
@@ -218,24 +237,49 @@ describe('the HTTP boundary', () => {
     expect((await fetch(new URL('/other', resource))).status).toBe(404);
   });
 
-  it('answers 503 and audits identity_unavailable when the authorization server cannot be reached', async () => {
-    const port = await freePort();
-    const unreachable = await startMcpHttpServer({
-      name: 't',
-      version: '0',
-      deps: { ...(await depsOf()), audit },
-      port,
-      auth: { issuer: 'http://127.0.0.1:9', resource: `http://127.0.0.1:${port}/mcp` },
-    });
+  it('answers 503 and audits identity_unavailable when the authorization server or its keys cannot be reached', async () => {
+    const failingJwks = createHttpServer((_req, res) => res.writeHead(503).end('down')).listen(0, '127.0.0.1');
+    await new Promise((resolve) => failingJwks.once('listening', resolve));
     const token = await as.token('clinician');
-    const response = await fetch(unreachable.url, {
+    for (const auth of [
+      { issuer: 'http://127.0.0.1:9' }, // no metadata to be had
+      { issuer: as.issuer, jwksUri: `http://127.0.0.1:${(failingJwks.address() as { port: number }).port}/jwks` }, // keys answer 503
+    ]) {
+      const port = await freePort();
+      const unreachable = await startMcpHttpServer({ name: 't', version: '0', deps: { ...(await depsOf()), audit }, port, auth: { ...auth, resource: `http://127.0.0.1:${port}/mcp` } });
+      const response = await fetch(unreachable.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify(toolCall('get_patient', { patient_id: patients[0] })),
+      });
+      expect([response.status, response.headers.get('retry-after')]).toStrictEqual([503, '5']);
+      expect(lastRecord()).toMatchObject({ status: 'error', error_code: 'identity_unavailable', caller_identity: null });
+      await unreachable.close();
+    }
+    failingJwks.close();
+  });
+
+  it('audits only tool calls: a tools/call notification with a bad token is refused but is no call', async () => {
+    const before = audit.records.length;
+    const notification = { jsonrpc: '2.0', method: 'tools/call', params: { name: 'get_patient', arguments: { patient_id: patients[0] } } };
+    expect((await post(notification, { authorization: 'Bearer not-a-token' })).status).toBe(401);
+    expect(audit.records.length).toBe(before);
+  });
+
+  it('answers 504 past the request deadline, and the call still runs to its audit record before close resolves', async () => {
+    const port = await freePort();
+    const slowAudit = makeMemoryAuditSink();
+    const deps = { ...(await depsOf()), audit: slowAudit, fhir: makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, timeoutMs: 600 }) };
+    const server = await startMcpHttpServer({ name: 't', version: '0', deps, port, auth: 'none', requestTimeoutMs: 300 });
+    sandbox.injectFaults({ kind: 'hang' }); // the first FHIR attempt times out at 600 ms, the retry answers: past the deadline
+    const response = await fetch(server.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
-      body: JSON.stringify(toolCall('get_patient', { patient_id: patients[0] })),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(toolCall('get_patient', { patient_id: patients[2] })),
     });
-    expect([response.status, response.headers.get('retry-after')]).toStrictEqual([503, '5']);
-    expect(lastRecord()).toMatchObject({ status: 'error', error_code: 'identity_unavailable', caller_identity: null });
-    await unreachable.close();
+    expect(response.status).toBe(504);
+    await server.close(50);
+    expect(slowAudit.records.map((r) => r.tool)).toStrictEqual(['get_patient']);
   });
 
   it('drains requests in flight on close: they are answered, new ones are not accepted', async () => {

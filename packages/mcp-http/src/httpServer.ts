@@ -5,22 +5,23 @@ import type { AddressInfo } from 'node:net';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import * as E from 'fp-ts/lib/Either.js';
+import { isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import {
-  type AccessGrant,
   type AuditedTool,
   type CallAccess,
-  callerIdentityFromClaims,
-  checkPatientContext,
-  checkToolScopes,
+  checkToolAccess,
   type Deps,
+  type DomainError,
+  errorCodeOf,
+  grantFromClaims,
+  internalError,
   newCallContext,
-  PatientId,
   scopesForTool,
   TOOL_NAMES,
   TOOLS,
   ToolName,
 } from '@hipaa-fhir-mcp/core';
-import { createMcpServer, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
+import { createMcpServer, type FhirMcpServer, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
 import { makeTokenVerifier, type OAuthResourceConfig } from './tokenVerifier.js';
 
 /** Why a request was refused before reaching a tool: a fixed code for the operational log. */
@@ -49,11 +50,11 @@ export interface McpHttpConfig {
   readonly host?: string;
   /** Default 0: any free port (see `url`). */
   readonly port?: number;
-  /** The MCP endpoint's path. Default `/mcp`. */
+  /** The MCP endpoint's path. Default: the path of `auth.resource`, else `/mcp`. */
   readonly path?: string;
   /**
    * `Host` header values accepted (DNS-rebinding protection), e.g. `mcp.example.org` behind a load
-   * balancer. The bound loopback names and port are always accepted when bound to loopback.
+   * balancer. Always accepted: the host of `auth.resource`, and the loopback names when bound to loopback.
    */
   readonly allowedHosts?: readonly string[];
   /**
@@ -63,7 +64,10 @@ export interface McpHttpConfig {
   readonly allowedOrigins?: readonly string[];
   /** Default 1 MiB. */
   readonly maxBodyBytes?: number;
-  /** How long one request may take, from its first byte to its answer. Default 30 s. */
+  /**
+   * How long one request may take, from its first byte to its answer (then 504). Default 30 s. A tool
+   * call still running then goes on to its end and its audit record; `close` waits for it.
+   */
   readonly requestTimeoutMs?: number;
   /**
    * OAuth 2.1 resource server settings, or `none`: then only loopback is allowed, and the caller is
@@ -77,7 +81,10 @@ export interface McpHttpConfig {
 export interface McpHttpServer {
   /** The MCP endpoint, e.g. http://127.0.0.1:43117/mcp. */
   readonly url: string;
-  /** Stops accepting, waits for requests in flight (at most `graceMs`, default 10 s), then closes. */
+  /**
+   * Stops accepting, waits for requests in flight (at most `graceMs`, default 10 s), closes the
+   * connections, then waits for every tool call still running to write its audit record.
+   */
   readonly close: (graceMs?: number) => Promise<void>;
 }
 
@@ -110,22 +117,20 @@ const readBody = (req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too
     req.on('error', reject);
   });
 
-/** A JSON-RPC `tools/call` for one of our tools, as sent: its name and raw arguments. */
+/**
+ * A JSON-RPC `tools/call` request for one of our tools, as the SDK will see it: its name and raw
+ * arguments. Anything the SDK would not run as a request (a notification, an invalid message) is not.
+ */
 const toolCallOf = (message: unknown): { readonly tool: ToolName; readonly args: unknown } | undefined => {
-  const m = message as { method?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
-  if (m?.method !== 'tools/call' || !ToolName.is(m.params?.name)) return undefined;
-  return { tool: m.params.name, args: m.params.arguments ?? {} };
-};
-
-/** The patient id a call names, if it is one; an invalid one is left to the tool to report. */
-const patientOf = (args: unknown): PatientId | undefined => {
-  const raw = (args as { patient_id?: unknown } | null)?.patient_id;
-  return typeof raw === 'string' ? PatientId.fromString(raw) : undefined;
+  if (!isJSONRPCRequest(message) || message.method !== 'tools/call') return undefined;
+  const params = message.params as { name?: unknown; arguments?: unknown } | undefined;
+  if (!ToolName.is(params?.name)) return undefined;
+  return { tool: params.name, args: params.arguments ?? {} };
 };
 
 export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttpServer> => {
   const host = config.host ?? '127.0.0.1';
-  const path = config.path ?? '/mcp';
+  const path = config.path ?? (config.auth === 'none' ? '/mcp' : new URL(config.auth.resource).pathname);
   const maxBodyBytes = config.maxBodyBytes ?? 1024 * 1024;
   const requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
   const loopback = LOOPBACK.has(host.replace(/^\[|\]$/g, ''));
@@ -134,7 +139,9 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
   const resourceMetadataUrl =
     config.auth === 'none' ? undefined : `${new URL(config.auth.resource).origin}/.well-known/oauth-protected-resource${new URL(config.auth.resource).pathname.replace(/\/$/, '')}`;
   let allowedOrigins = new Set(config.allowedOrigins ?? []);
-  let allowedHosts = new Set<string>(config.allowedHosts ?? []);
+  let allowedHosts = new Set<string>([...(config.allowedHosts ?? []), ...(config.auth === 'none' ? [] : [new URL(config.auth.resource).host])]);
+  // Tool calls still running, across the per-request servers, so that `close` can wait for their records.
+  const running = new Set<FhirMcpServer>();
 
   const refuse = (res: ServerResponse, status: number, reason: Refusal, headers: Record<string, string> = {}, requestId?: string): void => {
     config.onRefused?.({ status, reason });
@@ -150,19 +157,23 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
   const auditRefusal = async (call: { tool: ToolName; args: unknown }, access: CallAccess): Promise<string> => {
     const context = { ...newCallContext(), access };
     const tool = TOOLS[call.tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
-    await tool(call.args, context)(config.deps)().catch(() => undefined);
+    const started = performance.now();
+    const outcome = await tool(call.args, context)(config.deps)().catch((): E.Either<DomainError, object> => E.left(internalError));
+    config.onToolCall?.({
+      tool: call.tool,
+      requestId: context.requestId,
+      status: E.isRight(outcome) ? 'success' : outcome.left._tag === 'AccessDenied' ? 'denied' : 'error',
+      errorCode: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
+      durationMs: performance.now() - started,
+    });
     return context.requestId;
   };
 
   /** The access a verified token grants, or why it grants none. */
-  const grantOf = async (claims: Record<string, unknown>): Promise<AccessGrant | 'invalid' | 'unavailable'> => {
+  const grantOf = async (claims: Record<string, unknown>) => {
     const key = await config.deps.keys.hmacKey()();
-    if (E.isLeft(key)) return 'unavailable';
-    const user = callerIdentityFromClaims(claims, key.right);
-    const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ').filter((s) => s !== '') : Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === 'string') : [];
-    const patient = claims.patient === undefined ? undefined : typeof claims.patient === 'string' ? PatientId.fromString(claims.patient) : undefined;
-    if (user === undefined || (claims.patient !== undefined && patient === undefined)) return 'invalid';
-    return { scopes, patient, user };
+    if (E.isLeft(key)) return 'unavailable' as const;
+    return grantFromClaims(claims, key.right) ?? ('invalid' as const);
   };
 
   const handleMcp = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -182,7 +193,7 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
 
     let authInfo: AuthInfo | undefined;
     if (verifier !== undefined) {
-      const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.headers.authorization ?? '')?.[1];
+      const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? '')?.[1];
       const checked = bearer === undefined ? undefined : await verifier.verify(bearer);
       const grant = checked?.ok === true ? await grantOf(checked.claims) : undefined;
       if (bearer === undefined || checked === undefined || (checked.ok === false && checked.reason === 'invalid') || grant === 'invalid') {
@@ -196,15 +207,13 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
         return refuse(res, 503, 'auth_unavailable', { 'retry-after': '5' }, requestId);
       }
       const access: CallAccess = { _tag: 'Granted', grant };
-      if (call !== undefined) {
-        const scoped = checkToolScopes(call.tool, grant);
-        const patient = patientOf(call.args);
-        const inContext = E.isLeft(scoped) || patient === undefined ? E.right(undefined) : checkPatientContext(call.tool, patient, grant);
-        if (E.isLeft(scoped)) {
-          const requestId = await auditRefusal(call, access);
-          return refuse(res, 403, 'insufficient_scope', challenge('insufficient_scope', scopesForTool(call.tool).join(' ')), requestId);
-        }
-        if (E.isLeft(inContext)) return refuse(res, 403, 'patient_not_in_context', {}, await auditRefusal(call, access));
+      // The core's own rule, to answer 403 here; the core applies it again when it writes the record.
+      const refused = call === undefined ? E.right(undefined) : checkToolAccess(call.tool, call.args, grant);
+      if (call !== undefined && E.isLeft(refused)) {
+        const requestId = await auditRefusal(call, access);
+        return refused.left === 'insufficient_scope'
+          ? refuse(res, 403, 'insufficient_scope', challenge('insufficient_scope', scopesForTool(call.tool).join(' ')), requestId)
+          : refuse(res, 403, 'patient_not_in_context', {}, requestId);
       }
       const expiresAt = typeof checked.claims.exp === 'number' ? checked.claims.exp : undefined;
       authInfo = {
@@ -217,17 +226,24 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
     }
 
     // Stateless: a fresh server and transport per request, so any instance can answer any request.
-    const { server } = createMcpServer({
+    const mcp = createMcpServer({
       name: config.name,
       version: config.version,
       deps: config.deps,
       ...(config.onToolCall === undefined ? {} : { onToolCall: config.onToolCall }),
-      accessOf: (info) => info?.extra?.[ACCESS] as CallAccess | undefined,
+      // With OAuth, a request that somehow reached a tool without its grant is refused, never trusted.
+      accessOf: (info) => (info?.extra?.[ACCESS] as CallAccess | undefined) ?? (verifier === undefined ? undefined : { _tag: 'InvalidToken' }),
     });
+    const { server } = mcp;
+    running.add(mcp);
     const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }); // no sessionIdGenerator: stateless
     res.on('close', () => {
-      void transport.close().catch(() => undefined);
-      void server.close().catch(() => undefined);
+      // The answer is sent (or the client left, or the deadline passed): the call runs on to its record.
+      void mcp.drain().finally(() => {
+        running.delete(mcp);
+        void transport.close().catch(() => undefined);
+        void server.close().catch(() => undefined);
+      });
     });
     await server.connect(transport);
     await transport.handleRequest(Object.assign(req, authInfo === undefined ? {} : { auth: authInfo }), res, message);
@@ -252,7 +268,11 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       inFlight -= 1;
       if (inFlight === 0) drained?.();
     });
-    const deadline = setTimeout(() => refuse(res, 504, 'timeout', { connection: 'close' }), requestTimeoutMs);
+    const deadline = setTimeout(() => {
+      refuse(res, 504, 'timeout', { connection: 'close' });
+      // The tool call runs on to its audit record; its answer, when it comes, has nowhere to go.
+      Object.assign(res, { writeHead: () => res, write: () => true, end: () => res });
+    }, requestTimeoutMs);
     res.on('close', () => clearTimeout(deadline));
     void (async () => {
       // DNS rebinding: a page on another site must not reach this server through a name it controls.
@@ -291,6 +311,7 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       }
       server.closeAllConnections();
       await closed;
+      while (running.size > 0) await Promise.all([...running].map((mcp) => mcp.drain()));
     },
   };
 };

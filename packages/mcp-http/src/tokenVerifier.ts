@@ -40,12 +40,29 @@ const discoverJwksUri = async (issuer: string): Promise<string> => {
   throw new Error('The authorization server metadata could not be read.');
 };
 
+/** The authorization server's keys could not be had (unreachable, an error status, not a JWKS). */
+class KeysUnavailable extends Error {}
+
+/**
+ * The remote key set, with every failure to fetch or read it told apart from a token whose `kid` is
+ * not in it: jose reports a 503 or a broken JWKS with the same error class as a bad token.
+ */
+const remoteKeys = (uri: string): jose.JWTVerifyGetKey => {
+  const keySet = jose.createRemoteJWKSet(new URL(uri), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
+  return async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      if (error instanceof jose.errors.JWKSNoMatchingKey || error instanceof jose.errors.JWKSMultipleMatchingKeys || error instanceof jose.errors.JOSENotSupported) throw error;
+      throw new KeysUnavailable();
+    }
+  };
+};
+
 export const makeTokenVerifier = (config: OAuthResourceConfig): TokenVerifier => {
-  let keys: Promise<ReturnType<typeof jose.createRemoteJWKSet>> | undefined;
+  let keys: Promise<jose.JWTVerifyGetKey> | undefined;
   const jwks = () => {
-    keys ??= (config.jwksUri === undefined ? discoverJwksUri(config.issuer) : Promise.resolve(config.jwksUri)).then((uri) =>
-      jose.createRemoteJWKSet(new URL(uri), { timeoutDuration: 5_000, cooldownDuration: 30_000 }),
-    );
+    keys ??= (config.jwksUri === undefined ? discoverJwksUri(config.issuer) : Promise.resolve(config.jwksUri)).then(remoteKeys);
     // A failed discovery is tried again by the next request, not cached.
     keys.catch(() => {
       keys = undefined;
@@ -66,7 +83,7 @@ export const makeTokenVerifier = (config: OAuthResourceConfig): TokenVerifier =>
         return { ok: true, claims: payload };
       } catch (error) {
         // Only the keys being out of reach is not the token's fault; jose's errors are never passed on.
-        const unavailable = error instanceof jose.errors.JWKSTimeout || (error instanceof Error && !(error instanceof jose.errors.JOSEError));
+        const unavailable = error instanceof KeysUnavailable || (error instanceof Error && !(error instanceof jose.errors.JOSEError));
         return { ok: false, reason: unavailable ? 'unavailable' : 'invalid' };
       }
     },

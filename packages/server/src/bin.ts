@@ -137,7 +137,8 @@ const serveOverHttp = async (): Promise<number> => {
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
   });
-  setTimeout(() => process.exit(1), 20_000).unref();
+  // Calls still running finish and write their records first; a FHIR read may take 3 attempts.
+  setTimeout(() => process.exit(1), 60_000).unref();
   await http.close();
   await running.close();
   log({ event: 'server_stopped', reason: 'signal' });

@@ -516,7 +516,8 @@ export const decodeHttpConfig = (env: NodeJS.ProcessEnv): E.Either<ConfigProblem
     const issuer = set(env, 'OAUTH_ISSUER');
     const resource = set(env, 'OAUTH_RESOURCE');
     const jwksUri = set(env, 'OAUTH_JWKS_URI');
-    if (issuer === undefined || !isServiceUrl(issuer)) problem('OAUTH_ISSUER', "is required with serve --http: the authorization server's issuer URL (https; http only on loopback), exactly as tokens' iss.");
+    // An issuer may end in a slash (some servers' do); it must match tokens' `iss` exactly.
+    if (issuer === undefined || E.isLeft(FhirBaseUrl.decode(issuer))) problem('OAUTH_ISSUER', "is required with serve --http: the authorization server's issuer URL (https; http only on loopback), exactly as tokens' iss.");
     if (resource === undefined || !isServiceUrl(resource)) problem('OAUTH_RESOURCE', 'is required with serve --http: the URL clients use for this server, e.g. https://mcp.example.org/mcp (tokens must name it as audience).');
     if (jwksUri !== undefined && E.isLeft(FhirBaseUrl.decode(jwksUri))) problem('OAUTH_JWKS_URI', "must be an https URL of the authorization server's JWKS.");
     if (issuer !== undefined && resource !== undefined) auth = { issuer, resource, ...(jwksUri === undefined ? {} : { jwksUri }) };
