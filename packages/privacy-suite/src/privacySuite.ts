@@ -1,9 +1,12 @@
 // The adversarial privacy suite. It spawns the real built server over stdio, drives it with the SDK
 // client against the FHIR sandbox holding all 16 fixture patients — every tool for every patient,
 // generated hostile ids and codes, every upstream fault (including servers that echo the request),
-// and an audit disk that fills up — then sweeps every sink, the encrypted PHI cache's directory
-// included (file names and raw bytes), for every identifier.
+// and an audit disk that fills up — and over HTTP with OAuth (valid, patient-limited and forged
+// tokens), then sweeps every sink, the encrypted PHI cache's directory included (file names and raw
+// bytes), for every identifier.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +15,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
 import { type Fault, readFixtureBundles, type Sandbox, startSandbox } from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
+import { startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
 import { type Finding, findIdentifiers, findShapes, type Identifier, identifiersOfBundle } from '@hipaa-fhir-mcp/phi-sweep';
 import { BIN_PATH } from '@hipaa-fhir-mcp/server';
 
@@ -213,14 +217,70 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
     for (let i = 0; i < 12; i++) await call(full, { tool: 'get_patient', args: argsFor('get_patient', realIds[i % realIds.length]) });
     await full.client.close();
   }
+  // 3. MCP over HTTP with OAuth (`serve --http`): every tool for every patient with a clinician's token,
+  // a patient-context token asking for the other patients (403), and forged or missing tokens (401).
+  const httpLog = join(cwd as string, 'http', 'audit.jsonl');
+  let httpStderr = '';
+  const mcpTokens: string[] = [];
+  if (options.quick !== true) {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createNetServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const resource = `http://127.0.0.1:${port}/mcp`;
+    const as = await startAuthorizationServer({
+      resource,
+      clients: [
+        { clientId: 'clinician', scope: 'user/*.rs', claims: { fhirUser: 'Practitioner/privacy-suite' } },
+        { clientId: 'patient-app', scope: 'patient/*.rs', claims: { patient: realIds[0] as string, fhirUser: `Patient/${realIds[0]}` } },
+      ],
+    });
+    const child = spawn(process.execPath, [BIN_PATH, 'serve', '--http'], {
+      env: { ...env, AUDIT_LOG_FILE: httpLog, HTTP_PORT: String(port), OAUTH_ISSUER: as.issuer, OAUTH_RESOURCE: resource },
+      cwd: cwd as string,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr.on('data', (chunk: Buffer) => (httpStderr += chunk.toString('utf8')));
+    while (!httpStderr.includes('"http_listening"') && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+    const clinician = await as.token('clinician');
+    const patientApp = await as.token('patient-app');
+    mcpTokens.push(clinician, patientApp);
+    const httpCall = async ({ tool, args }: Call, authorization: string | undefined): Promise<void> => {
+      calls++;
+      const response = await fetch(resource, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(authorization === undefined ? {} : { authorization }) },
+        body: JSON.stringify({ jsonrpc: '2.0', id: calls, method: 'tools/call', params: { name: tool, arguments: args } }),
+      });
+      const text = await response.text();
+      const result = response.status === 200 ? (JSON.parse(text) as { result?: CallToolResult }).result : undefined;
+      if (result !== undefined && result.isError !== true) {
+        succeeded++;
+        mustBeLogged.push((result.structuredContent as { request_id?: string } | undefined)?.request_id ?? 'missing-request-id');
+      } else {
+        errorTexts.push(text); // a refusal's or an error's body reaches the client and may be kept
+        mustBeLogged.push(requestIdIn(text) ?? (/"request_id":"([0-9a-f-]{36})"/.exec(text)?.[1] ?? 'missing-request-id'));
+      }
+    };
+    for (const id of realIds) for (const tool of TOOLS) await httpCall({ tool, args: argsFor(tool, id) }, `Bearer ${clinician}`);
+    for (const id of realIds.slice(1)) await httpCall({ tool: 'get_patient', args: argsFor('get_patient', id) }, `Bearer ${patientApp}`);
+    for (const forged of [undefined, 'Bearer forged', `Bearer ${clinician.slice(0, -4)}AAAA`]) await httpCall({ tool: 'get_patient', args: argsFor('get_patient', realIds[1]) }, forged);
+    for (const generated of generatedCalls(realIds, 20)) await httpCall(generated, `Bearer ${clinician}`);
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await as.close();
+  }
   await sandbox.close();
 
-  // 3. Sweep every sink for every identifier, in plain, URL-encoded, JSON-escaped, base64 and bare-digit forms.
+  // 4. Sweep every sink for every identifier, in plain, URL-encoded, JSON-escaped, base64 and bare-digit forms.
   const identifiers: Identifier[] = [
     ...bundles.flatMap((bundle) => identifiersOfBundle(bundle)),
     { label: 'bearer-token', value: token },
     { label: 'hmac-key', value: key },
     { label: 'cache-master-key', value: cacheKey },
+    ...mcpTokens.map((value) => ({ label: 'mcp-access-token', value })),
   ];
   const sweep = (sink: string, where: string, text: string): SinkReport => ({
     sink,
@@ -230,8 +290,8 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   const readLog = async (path: string) => (await readFile(path, 'utf8').catch(() => ''));
   const auditText = await readLog(join(cwd as string, 'audit.jsonl'));
   const sinks: SinkReport[] = [
-    sweep('audit log', 'audit.jsonl', auditText + (await readLog(fullDiskLog))),
-    sweep('stderr', 'server stderr', runs.map((r) => r.stderr()).join('\n')),
+    sweep('audit log', 'audit.jsonl', auditText + (await readLog(fullDiskLog)) + (await readLog(httpLog))),
+    sweep('stderr', 'server stderr', [...runs.map((r) => r.stderr()), httpStderr].join('\n')),
     sweep('error texts', 'tool and protocol error texts', errorTexts.join('\n')),
   ];
   for (const [label, dir] of [['cwd files', cwd], ['HOME files', home], ['TMPDIR files', tmp]] as const) {
@@ -242,7 +302,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   const cacheFiles = await filesUnder(cacheDir).catch(() => []);
   const cacheReports = await Promise.all(cacheFiles.map(async (file) => sweep('cache files', file.slice(root.length + 1), `${file.slice(root.length + 1)}\n${(await readFile(file)).toString('latin1')}`)));
   sinks.push({ sink: 'cache files', bytes: cacheReports.reduce((n, r) => n + r.bytes, 0), hits: cacheReports.flatMap((r) => r.hits) });
-  const recordLines = [...auditText.split('\n'), ...(await readLog(fullDiskLog)).split('\n')].filter((l) => l !== '');
+  const recordLines = [...auditText.split('\n'), ...(await readLog(fullDiskLog)).split('\n'), ...(await readLog(httpLog)).split('\n')].filter((l) => l !== '');
   const records = recordLines.length;
   const parsed = recordLines.map((l) => JSON.parse(l) as { request_id: string; data_source: string | null });
   const logged = parsed.map((r) => r.request_id);
@@ -272,7 +332,7 @@ export const formatReport = (report: SuiteReport): string =>
   [
     `calls made: ${report.calls} (returned data: ${report.succeeded}; refused because the audit disk was full: ${report.failedClosed})`,
     `audit records written: ${report.records} (request ids not matching one-to-one: ${report.unmatchedRequestIds})`,
-    `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer token; the HMAC key; the cache master key), each plain, URL-encoded, JSON-escaped, base64-encoded and (SSN, phone, birth date) as bare digits, plus identifier shapes`,
+    `identifiers swept: ${report.identifiersSwept} (every fixture patient's id, names, SSN, MRN, licence, passport, phone, address, birth date; the bearer tokens, FHIR's and MCP's; the HMAC key; the cache master key), each plain, URL-encoded, JSON-escaped, base64-encoded and (SSN, phone, birth date) as bare digits, plus identifier shapes`,
     `stdout lines that were not JSON-RPC: ${report.nonProtocolStdout}`,
     `PHI cache: ${report.cacheHits} calls served from it; ${report.cacheFiles} encrypted entries swept by name and raw bytes`,
     '',
