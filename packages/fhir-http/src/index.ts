@@ -4,5 +4,5 @@ export { bearerAuth, type FhirAuth, noAuth } from './auth.js';
 export { type HttpFhirRepositoryConfig, makeHttpFhirRepository } from './httpFhirRepository.js';
 export { DEFAULT_SMART_SCOPES, type SmartBackendConfig, smartBackendAuth, SmartKeyError } from './smartBackendAuth.js';
 export { type SmartConfiguration, discoverSmartConfiguration } from './smartTokens.js';
-export { type SmartUserConfig, smartUserAuth } from './smartUserAuth.js';
+export { type Refreshed, type SmartUserConfig, smartUserAuth } from './smartUserAuth.js';
 export { loginWithSmart, type SmartLoginConfig, type SmartLoginFailure, type SmartLoginResult } from './smartUserLogin.js';

@@ -210,6 +210,12 @@ describe('the README', () => {
     }
   });
 
+  it('refuses FHIR_AUTH=smart-user with serve --http: one login must not read for every HTTP caller', async () => {
+    const { decodeHttpConfig } = await import('./config.js');
+    const result = decodeHttpConfig({ FHIR_AUTH: 'smart-user', OAUTH_ISSUER: 'https://as.example', OAUTH_RESOURCE: 'https://mcp.example/mcp' });
+    expect(E.isLeft(result) && result.left.map((p) => p.variable)).toStrictEqual(['FHIR_AUTH']);
+  });
+
   it("documents every variable the server reads in its configuration table", async () => {
     const { readFile } = await import('node:fs/promises');
     const { ENV_VARS } = await import('./config.js');

@@ -503,6 +503,8 @@ const isServiceUrl = (value: string): boolean => E.isRight(FhirBaseUrl.decode(va
 export const decodeHttpConfig = (env: NodeJS.ProcessEnv): E.Either<ConfigProblem[], HttpConfig> => {
   const problems: ConfigProblem[] = [];
   const problem = (variable: string, text: string): void => void problems.push({ variable, problem: text });
+  // One user's login would read FHIR for every HTTP caller, while the records name each token's user.
+  if (set(env, 'FHIR_AUTH') === 'smart-user') problem('FHIR_AUTH', 'is smart-user, which is for stdio only: with serve --http, read FHIR with the server\'s own credentials (smart-backend).');
   const host = set(env, 'HTTP_HOST') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:[\]-]{1,253}$/.test(host)) problem('HTTP_HOST', 'must be an interface address or name, e.g. 127.0.0.1 (the default) or 0.0.0.0.');
   const port = Port.decode(set(env, 'HTTP_PORT') ?? '8080');

@@ -55,6 +55,10 @@ const login = async (user: string): Promise<{ code: number | null; stderr: strin
   const deadline = Date.now() + 15_000;
   while (!/https?:\/\/\S+\/auth\?\S+/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
   const authorizeUrl = /https?:\/\/\S+\/auth\?\S+/.exec(stderr)?.[0] as string;
+  // Another local process probing the loopback port does not end (or spoil) the sign-in.
+  const redirectUri = new URL(new URL(authorizeUrl).searchParams.get('redirect_uri') as string);
+  expect((await fetch(new URL('/callback?error=access_denied', redirectUri))).status).toBe(400);
+  expect((await fetch(new URL('/callback?code=injected&state=guess', redirectUri))).status).toBe(400);
   const redirect = await as.signInAs(authorizeUrl, user); // the user's browser, signing in and consenting
   expect(redirect.origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect((await fetch(redirect)).status).toBe(200); // the browser lands on the loopback redirect
@@ -86,6 +90,27 @@ it('signs a user in with PKCE S256 and a loopback redirect, then reads FHIR as t
   expect(fhirReads.every((r) => /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/.test(r.authorization ?? ''))).toBe(true); // the user's JWT access token
   const records = (await readFile(env.AUDIT_LOG_FILE as string, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(records.map((r) => [r.status, r.caller_identity])).toStrictEqual([['success', 'fhirUser:Practitioner/dr-who']]);
+  // The authorization server rotated the refresh token, and the server kept the new one.
+  expect((await readFile(env.SMART_LOGIN_FILE as string)).equals(sealed)).toBe(false);
+});
+
+it('lets two servers share one login: each refresh holds the login and uses the token at rest, so neither presents a used one', { timeout: 60_000 }, async () => {
+  let n = 0;
+  const start = async () => {
+    const client = new Client({ name: 'login-shared', version: '0' });
+    // One audit log per server (a log has one writer); one login file for all.
+    const own = { ...env, AUDIT_LOG_FILE: join(dir, `shared-${(n += 1)}.jsonl`) };
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN_PATH], env: own, stderr: 'ignore' }));
+    return client;
+  };
+  const [first, second] = await Promise.all([start(), start()]);
+  const results = await Promise.all([first, second].map((client) => client.callTool({ name: 'get_patient', arguments: { patient_id: patient } })));
+  expect(results.map((r) => r.isError ?? false)).toStrictEqual([false, false]);
+  await Promise.all([first.close(), second.close()]);
+  // And a third start still works: the grant was not revoked for a reused refresh token.
+  const third = await start();
+  expect((await third.callTool({ name: 'get_patient', arguments: { patient_id: patient } })).isError).toBeFalsy();
+  await third.close();
 });
 
 it('refuses to start on a login sealed under another key or tampered with, naming what to do', { timeout: 30_000 }, async () => {

@@ -5,7 +5,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { callerIdentityFromClaims } from '@hipaa-fhir-mcp/core';
 import { DEFAULT_LOGIN_SCOPES, decodeConfig } from './config.js';
 import { loadHmacKey } from './keys.js';
-import { sealLogin, writeLoginFile } from './loginStore.js';
+import { sealLogin, withLoginLock, writeLoginFile } from './loginStore.js';
 
 export const runLoginCli = async (
   argv: readonly string[],
@@ -34,9 +34,11 @@ export const runLoginCli = async (
     tell: (url) => io.stderr.write(`Open this address in a browser and sign in (within ${Math.round(signInTimeoutMs / 1000)} s):\n${url}\n`),
   });
   if (E.isLeft(login)) return fail(login.left);
-  const { refreshToken, sub, fhirUser } = login.right;
-  await writeLoginFile(fhir.auth.loginFile, sealLogin(key.right, fhir.baseUrl, { clientId: fhir.auth.clientId, fhirUser, sub, refreshToken }));
-  // Named as the audit records will name the caller: a Patient user only by the HMAC of the id.
-  io.stderr.write(`Signed in as ${callerIdentityFromClaims({ fhirUser, sub }, key.right) ?? 'an unnamed user'}; the login is kept encrypted in SMART_LOGIN_FILE.\n`);
+  const { refreshToken, tokenEndpoint, sub, fhirUser, patientFacing } = login.right;
+  const { loginFile } = fhir.auth;
+  const sealed = sealLogin(key.right, fhir.baseUrl, { clientId: fhir.auth.clientId, tokenEndpoint, patientFacing, fhirUser, sub, refreshToken });
+  await withLoginLock(loginFile, () => writeLoginFile(loginFile, sealed));
+  // Named as the audit records will name the caller: a patient only by an HMAC.
+  io.stderr.write(`Signed in as ${callerIdentityFromClaims({ fhirUser, sub }, key.right, { patientFacing }) ?? 'an unnamed user'}; the login is kept encrypted in SMART_LOGIN_FILE.\n`);
   return 0;
 };

@@ -34,6 +34,8 @@ export type LogEvent =
   /** The SVID was refused or expired (a fixed problem code from identity-spiffe). */
   | { readonly event: 'workload_identity_problem'; readonly problem: SvidProblem | 'workload-api-unavailable' }
   | { readonly event: 'workload_identity_rotated'; readonly spiffe_id: string }
+  /** A rotated refresh token could not be written to SMART_LOGIN_FILE: the next start will need a new login. */
+  | { readonly event: 'smart_login_not_saved' }
   /** The PHI cache served a miss or skipped a write: a fixed code, never a value. */
   | { readonly event: 'cache_warning'; readonly warning: PhiCacheWarning }
   | { readonly event: 'process_warning'; readonly warning_class: string }
@@ -48,7 +50,7 @@ export interface OperationalLog {
 const RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 const levelOf = (event: LogEvent): Exclude<LogLevel, 'silent'> =>
-  event.event.endsWith('error') || event.event === 'defect' ? 'error' : ['process_warning', 'cache_warning', 'http_refused', 'workload_identity_problem'].includes(event.event) ? 'warn' : 'info';
+  event.event.endsWith('error') || event.event === 'defect' ? 'error' : ['process_warning', 'cache_warning', 'http_refused', 'workload_identity_problem', 'smart_login_not_saved'].includes(event.event) ? 'warn' : 'info';
 
 export const makeOperationalLog = (stderr: Pick<Writable, 'write'> = process.stderr, now: () => Date = () => new Date()): OperationalLog => {
   let threshold = RANK.info;

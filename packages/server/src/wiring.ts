@@ -7,7 +7,17 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { hostname } from 'node:os';
 import { AuditFileError, type CheckpointSigner, makeFileAuditSink } from '@hipaa-fhir-mcp/audit-file';
-import { type AuditSink, type CallerIdentity, callerIdentityFromClaims, type Deps, type FhirRepository, type HmacKey, type IdentityProvider, type PhiCache } from '@hipaa-fhir-mcp/core';
+import {
+  type AuditSink,
+  type CallerIdentity,
+  callerIdentityFromClaims,
+  type Deps,
+  type FhirRepository,
+  fhirError,
+  type HmacKey,
+  type IdentityProvider,
+  type PhiCache,
+} from '@hipaa-fhir-mcp/core';
 import type { SvidProblem, WorkloadIdentitySource } from '@hipaa-fhir-mcp/identity-spiffe';
 import { makeFilesFhirRepository } from '@hipaa-fhir-mcp/fhir-files';
 import { createMcpServer, type FhirMcpServer, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
@@ -22,7 +32,7 @@ import {
   type WorkloadIdentityConfig,
 } from './config.js';
 import { checkpointSignerFor, KMS_SDK_MISSING, loadCacheMasterKey, loadHmacKey, staticKeyProvider } from './keys.js';
-import { openLogin, readLoginFile, sealLogin, writeLoginFile } from './loginStore.js';
+import { openLogin, readLoginFile, sealLogin, withLoginLock, writeLoginFile } from './loginStore.js';
 import { errorClassOf, type OperationalLog, stackFramesOf } from './operationalLog.js';
 
 export const SERVER_NAME = 'hipaa-fhir-mcp';
@@ -53,7 +63,7 @@ export type StartFailure = readonly ConfigProblem[];
  * The FhirRepository the configuration names. The HTTP adapter (got, jose) is loaded only when
  * selected, so the default start does not pay for it. With a SMART user's login, also who that user is.
  */
-const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey): Promise<E.Either<StartFailure, FhirRepository | { readonly repository: FhirRepository; readonly user: CallerIdentity }>> => {
+const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey, log: OperationalLog): Promise<E.Either<StartFailure, FhirRepository | { readonly repository: FhirRepository; readonly user: CallerIdentity }>> => {
   if (fhir.kind === 'files') {
     const dataDir = await stat(fhir.dir).catch(() => undefined);
     if (dataDir?.isDirectory() !== true) {
@@ -98,18 +108,34 @@ const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey): Promise<E.Ei
     }
     case 'smart-user': {
       const { clientId, loginFile } = fhir.auth;
-      const sealed = await readLoginFile(loginFile);
-      const login = sealed === undefined ? undefined : openLogin(key, fhir.baseUrl, sealed);
-      const user = login === undefined ? undefined : callerIdentityFromClaims({ fhirUser: login.fhirUser, sub: login.sub }, key);
-      if (login === undefined || login.clientId !== clientId || user === undefined) {
+      const readLogin = async () => {
+        const sealed = await readLoginFile(loginFile);
+        const login = sealed === undefined ? undefined : openLogin(key, fhir.baseUrl, sealed);
+        return login?.clientId === clientId ? login : undefined;
+      };
+      const login = await readLogin();
+      const user = login === undefined ? undefined : callerIdentityFromClaims({ fhirUser: login.fhirUser, sub: login.sub }, key, { patientFacing: login.patientFacing });
+      if (login === undefined || user === undefined) {
         return E.left([{ variable: 'SMART_LOGIN_FILE', problem: 'holds no login for this FHIR server, client and audit key: run hipaa-fhir-mcp login (with these settings).' }]);
       }
       const auth = http.smartUserAuth({
-        ...common,
+        tokenEndpoint: login.tokenEndpoint,
         clientId,
-        refreshToken: login.refreshToken,
-        // A rotated refresh token replaces the old one at rest, so the next start can use it.
-        onRefreshToken: (refreshToken) => writeLoginFile(loginFile, sealLogin(key, fhir.baseUrl, { ...login, refreshToken })),
+        timeoutMs: fhir.timeoutMs,
+        // Each refresh holds the login file, uses the refresh token at rest now (another server may have
+        // rotated it), and keeps the rotated one. Another user's login in its place ends this one.
+        refreshExclusively: (refresh) =>
+          withLoginLock(loginFile, async () => {
+            const current = await readLogin();
+            if (current === undefined || current.sub !== login.sub) return E.left(fhirError('AuthFailed'));
+            const refreshed = await refresh(current.refreshToken);
+            if (E.isRight(refreshed) && refreshed.right.rotated !== undefined) {
+              await writeLoginFile(loginFile, sealLogin(key, fhir.baseUrl, { ...current, refreshToken: refreshed.right.rotated })).catch(() =>
+                log({ event: 'smart_login_not_saved' }),
+              );
+            }
+            return refreshed;
+          }).catch(() => E.left(fhirError('Unavailable', true))),
       });
       return E.right({ repository: http.makeHttpFhirRepository({ ...common, auth }), user });
     }
@@ -160,7 +186,7 @@ const DATA_KEY_REUSE = { maxAgeMs: 300_000, maxUses: 1_000, maxKeys: 1_000 } as 
  * What cached results depend on besides their query: where they were read and as whom (ids are
  * unique only within one FHIR server), and this version (the shape of what is cached).
  */
-const cachePartition = (fhir: FhirConfig): string => {
+const cachePartition = (fhir: FhirConfig, readsAs: CallerIdentity | undefined): string => {
   const source =
     fhir.kind === 'files'
       ? { files: fhir.dir }
@@ -168,7 +194,7 @@ const cachePartition = (fhir: FhirConfig): string => {
         ? { healthlake: fhir.endpoint }
         : { http: fhir.baseUrl, auth: fhir.auth.kind === 'smart-backend' ? { client: fhir.auth.clientId, scopes: fhir.auth.scopes ?? null } : fhir.auth };
   // Fed only to the query HMAC, never written: the bearer token, if any, never reaches a file.
-  return JSON.stringify({ version: VERSION, source });
+  return JSON.stringify({ version: VERSION, source, readsAs: readsAs ?? null });
 };
 
 /**
@@ -178,6 +204,8 @@ const cachePartition = (fhir: FhirConfig): string => {
 const buildPhiCache = async (
   cache: CacheConfig,
   fhir: FhirConfig,
+  /** With a SMART user's login, who FHIR is read as: each user's results are their own. */
+  readsAs: CallerIdentity | undefined,
   log: OperationalLog,
 ): Promise<E.Either<StartFailure, { readonly cache: PhiCache; readonly close: () => void }>> => {
   const phiCache = await import('@hipaa-fhir-mcp/phi-cache');
@@ -201,7 +229,7 @@ const buildPhiCache = async (
     return E.left([{ variable: 'CACHE_DIR', problem: error instanceof Error && /directory/.test(error.message) ? error.message : 'cannot be created or read.' }]);
   }
   return E.right({
-    cache: phiCache.makeEncryptedPhiCache({ partition: cachePartition(fhir), store, dataKeys, ttlMs: cache.ttlMs, warn: (warning) => log({ event: 'cache_warning', warning }) }),
+    cache: phiCache.makeEncryptedPhiCache({ partition: cachePartition(fhir, readsAs), store, dataKeys, ttlMs: cache.ttlMs, warn: (warning) => log({ event: 'cache_warning', warning }) }),
     close: () => {
       store.close();
       dataKeys.forget();
@@ -247,7 +275,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, t
   const key = await loadHmacKey(keySource);
   if (E.isLeft(key)) return E.left([key.left]);
 
-  const built = await buildFhirRepository(fhirConfig, key.right);
+  const built = await buildFhirRepository(fhirConfig, key.right, log);
   if (E.isLeft(built)) return built;
   // Over stdio with a SMART user's login, that user is the caller (their fhirUser), not CALLER_IDENTITY.
   const [fhir, caller] = 'repository' in built.right ? [built.right.repository, built.right.user] : [built.right, callerIdentity];
@@ -255,7 +283,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, t
   const workload = workloadConfig === undefined ? undefined : await buildWorkloadIdentity(workloadConfig, log);
   if (workload !== undefined && E.isLeft(workload)) return workload;
 
-  const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, fhirConfig, log);
+  const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, fhirConfig, 'repository' in built.right ? built.right.user : undefined, log);
   if (cache !== undefined && E.isLeft(cache)) {
     await workload?.right.close();
     return cache;
