@@ -113,7 +113,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
       setTimeout(() => process.exit(1), 10_000).unref();
     });
   }
-  await serveStdio(running.mcp, (errorClass) => log({ event: 'transport_error', error_class: errorClass }));
+  await serveStdio(running.stdioServer(), (errorClass) => log({ event: 'transport_error', error_class: errorClass }));
   // Flushing may wait on a stalled network; then exit non-zero anyway. Records still unsent belong to
   // calls that were never answered, so no data went out unaudited.
   setTimeout(() => process.exit(1), 10_000).unref();

@@ -42,7 +42,8 @@ export const VERSION: string =
   typeof __HFM_VERSION__ === 'string' ? __HFM_VERSION__ : (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface RunningServer {
-  readonly mcp: FhirMcpServer;
+  /** The MCP server for stdio, made on first call (`serve --http` makes one per request instead). */
+  readonly stdioServer: () => FhirMcpServer;
   readonly keyId: string;
   /** Pin this to verify the audit log's signed checkpoints. */
   readonly checkpointPublicKey: string;
@@ -320,7 +321,8 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, t
       error_code: call.errorCode,
       duration_ms: Math.round(call.durationMs * 10) / 10,
     });
-  const mcp = createMcpServer({ name: SERVER_NAME, version: VERSION, deps, onToolCall });
+  let stdio: FhirMcpServer | undefined;
+  const stdioServer = (): FhirMcpServer => (stdio ??= createMcpServer({ name: SERVER_NAME, version: VERSION, deps, onToolCall }));
   const serveHttp =
     http === undefined || mcpHttp === undefined
       ? undefined
@@ -338,7 +340,7 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, t
             onRefused: ({ status, reason }) => log({ event: 'http_refused', status, reason }),
           });
   return E.right({
-    mcp,
+    stdioServer,
     keyId: key.right.id,
     checkpointPublicKey: signer.publicKey,
     fhirBackend: fhirConfig.kind,
