@@ -299,6 +299,38 @@ describe('the HTTP boundary', () => {
     await expect(fetch(server.url, { method: 'POST', body: '{}' })).rejects.toThrow();
   });
 
+  it('runs no tool for a request whose deadline passed while its token was checked, and closes promptly', async () => {
+    // A JWKS that answers only after the request deadline.
+    const slowJwks = createHttpServer((_req, res) => {
+      setTimeout(() => void fetch(as.jwksUri).then(async (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(await r.text())), 600);
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => slowJwks.once('listening', resolve));
+    const port = await freePort();
+    const quiet = makeMemoryAuditSink();
+    const server = await startMcpHttpServer({
+      name: 't',
+      version: '0',
+      deps: { ...(await depsOf()), audit: quiet, identity: grantIdentity },
+      port,
+      requestTimeoutMs: 300,
+      auth: { issuer: as.issuer, resource: `http://127.0.0.1:${port}/mcp`, jwksUri: `http://127.0.0.1:${(slowJwks.address() as { port: number }).port}/jwks` },
+    });
+    const token = await as.token('clinician', { resource: `http://127.0.0.1:${port}/mcp` });
+    sandbox.requests.length = 0;
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify(toolCall('get_patient', { patient_id: patients[0] })),
+    });
+    expect(response.status).toBe(504);
+    const started = Date.now();
+    await server.close(50);
+    expect(Date.now() - started).toBeLessThan(5_000); // waits for the token check, not forever
+    expect(quiet.records).toStrictEqual([]); // no tool ran: no call, no record, no FHIR read
+    expect(sandbox.requests).toStrictEqual([]);
+    slowJwks.close();
+  });
+
   it('refuses to run without OAuth anywhere but loopback', async () => {
     await expect(startMcpHttpServer({ name: 't', version: '0', deps: await depsOf(), host: '0.0.0.0', auth: 'none' })).rejects.toThrow(/loopback/);
   });

@@ -94,6 +94,12 @@ const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-
 /** The key under which the request's access travels from here to the tool handler. */
 const ACCESS = 'hipaa-fhir-mcp/access';
 
+/** Runs `then` once `res` has closed: now, if it already has. */
+const whenClosed = (res: ServerResponse, then: () => void): void => {
+  if (res.closed || res.destroyed) then();
+  else res.once('close', then);
+};
+
 const send = (res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void => {
   if (res.headersSent) return void res.destroy();
   res.writeHead(status, { ...JSON_HEADERS, ...headers }).end(JSON.stringify(body));
@@ -225,6 +231,9 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       };
     }
 
+    // Closed already (the deadline passed, or a shutdown closed the connection, while the token was
+    // checked): no tool runs, so there is no call to record and no data read.
+    if (res.destroyed || res.writableEnded) return;
     // Stateless: a fresh server and transport per request, so any instance can answer any request.
     const mcp = createMcpServer({
       name: config.name,
@@ -237,7 +246,7 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
     const { server } = mcp;
     running.add(mcp);
     const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }); // no sessionIdGenerator: stateless
-    res.on('close', () => {
+    whenClosed(res, () => {
       // The answer is sent (or the client left, or the deadline passed): the call runs on to its record.
       void mcp.drain().finally(() => {
         running.delete(mcp);
@@ -262,6 +271,8 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
 
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  // Every request's handling, from arrival to its end (a tool call's included), for `close` to await.
+  const handling = new Set<Promise<void>>();
   const server = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: Math.min(requestTimeoutMs, 10_000) }, (req, res) => {
     inFlight += 1;
     res.on('close', () => {
@@ -274,7 +285,7 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       Object.assign(res, { writeHead: () => res, write: () => true, end: () => res });
     }, requestTimeoutMs);
     res.on('close', () => clearTimeout(deadline));
-    void (async () => {
+    const handled = (async () => {
       // DNS rebinding: a page on another site must not reach this server through a name it controls.
       if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) return refuse(res, 403, 'forbidden_host');
       const origin = req.headers.origin;
@@ -287,6 +298,8 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       }
       return refuse(res, 404, 'not_found');
     })().catch(() => send(res, 500, { error: 'internal_error' }));
+    handling.add(handled);
+    void handled.finally(() => handling.delete(handled));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -311,7 +324,8 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       }
       server.closeAllConnections();
       await closed;
-      while (running.size > 0) await Promise.all([...running].map((mcp) => mcp.drain()));
+      // Requests still being handled (a token being checked, a tool call running) end with their records.
+      while (handling.size > 0 || running.size > 0) await Promise.all([...handling, ...[...running].map((mcp) => mcp.drain())]);
     },
   };
 };

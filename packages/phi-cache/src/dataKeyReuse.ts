@@ -49,7 +49,8 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
       drop(oldest);
     }
   };
-  const timer = setInterval(wipeExpired, Math.min(limits.maxAgeMs, 60_000));
+  // Checked every tenth of the age bound (at most 10 s), so an idle key outlives it by little.
+  const timer = setInterval(wipeExpired, Math.min(limits.maxAgeMs / 10, 10_000));
   timer.unref();
   const usable = (name: string): HeldKey | undefined => {
     wipeExpired();
@@ -100,7 +101,12 @@ export const reusingDataKeys = (source: DataKeySource, limits: DataKeyReuseLimit
       const sealing = usable(`seal:${patient}`);
       if (sealing !== undefined && Buffer.from(sealing.wrapped).equals(Buffer.from(wrapped))) {
         sealing.uses += 1;
-        return Promise.resolve().then(() => finishedWithKey(use(sealing.key)));
+        // Used now, with no await after the lookup: the key cannot be wiped in between.
+        try {
+          return Promise.resolve(finishedWithKey(use(sealing.key)));
+        } catch (error) {
+          return Promise.reject(error);
+        }
       }
       const name = `open:${patient}:${Buffer.from(wrapped).toString('base64')}`;
       return withHeld(name, () => source.withDataKey(wrapped, patient, (key) => hold(name, key, wrapped)), (entry) => use(entry.key));

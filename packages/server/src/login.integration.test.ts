@@ -113,6 +113,23 @@ it('lets two servers share one login: each refresh holds the login and uses the 
   await third.close();
 });
 
+it("keeps each signed-in user's cached results their own", { timeout: 60_000 }, async () => {
+  const cached = { ...env, CACHE_DIR: join(dir, 'cache'), CACHE_MASTER_KEY: randomBytes(32).toString('hex') };
+  const sources = async (log: string, calls: number): Promise<unknown[]> => {
+    const client = new Client({ name: 'login-cache', version: '0' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN_PATH], env: { ...cached, AUDIT_LOG_FILE: join(dir, log) }, stderr: 'ignore' }));
+    for (let i = 0; i < calls; i++) await client.callTool({ name: 'get_patient', arguments: { patient_id: patient } });
+    await client.close();
+    return (await readFile(join(dir, log), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { caller_identity: string; data_source: string }));
+  };
+  expect(await sources('cache-a.jsonl', 2)).toMatchObject([{ data_source: 'fhir' }, { data_source: 'cache' }]);
+  expect((await login('dr-house')).code).toBe(0); // another user signs in on the same machine
+  expect(await sources('cache-b.jsonl', 2)).toMatchObject([
+    { caller_identity: 'fhirUser:Practitioner/dr-house', data_source: 'fhir' }, // not dr-who's cached result
+    { caller_identity: 'fhirUser:Practitioner/dr-house', data_source: 'cache' },
+  ]);
+});
+
 it('refuses to start on a login sealed under another key or tampered with, naming what to do', { timeout: 30_000 }, async () => {
   const run = (overrides: Record<string, string>) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {

@@ -62,22 +62,27 @@ export const writeLoginFile = async (path: string, sealed: Buffer): Promise<void
 };
 
 /**
- * Runs `use` holding the login file exclusively, across processes (a lock file made with O_EXCL):
- * two servers sharing a login must not both present one refresh token, or a server with reuse
- * detection revokes the grant. A lock older than `staleMs` is left over from a crash and taken.
+ * Runs `use` holding the login file exclusively, across processes (a lock file made with O_EXCL and
+ * holding a random owner token): two servers sharing a login must not both present one refresh
+ * token, or a server with reuse detection revokes the grant. A lock older than `staleMs` (longer than
+ * any refresh may take) is left over from a crash and taken; a lock is removed only by its owner.
  */
 export const withLoginLock = async <T>(path: string, use: () => Promise<T>, options: { readonly waitMs?: number; readonly staleMs?: number } = {}): Promise<T> => {
   const lock = `${path}.lock`;
-  const deadline = Date.now() + (options.waitMs ?? 15_000);
+  const owner = randomBytes(16).toString('hex');
+  const staleMs = options.staleMs ?? 300_000;
+  const deadline = Date.now() + (options.waitMs ?? staleMs + 15_000);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   for (;;) {
     try {
-      await (await open(lock, 'wx', 0o600)).close();
+      const handle = await open(lock, 'wx', 0o600);
+      await handle.writeFile(owner);
+      await handle.close();
       break;
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
       const held = await stat(lock).catch(() => undefined);
-      if (held !== undefined && Date.now() - held.mtimeMs > (options.staleMs ?? 60_000)) await rm(lock, { force: true });
+      if (held !== undefined && Date.now() - held.mtimeMs > staleMs) await rm(lock, { force: true });
       else if (Date.now() > deadline) throw new Error('The login is held by another process.');
       else await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -85,7 +90,7 @@ export const withLoginLock = async <T>(path: string, use: () => Promise<T>, opti
   try {
     return await use();
   } finally {
-    await rm(lock, { force: true });
+    if ((await readFile(lock, 'utf8').catch(() => undefined)) === owner) await rm(lock, { force: true });
   }
 };
 

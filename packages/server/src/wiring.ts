@@ -154,6 +154,12 @@ type ClosableSink = AuditSink & { readonly close: () => Promise<void> };
 // call: a request must connect in 2 s and be answered in 5 s.
 const CLOUDWATCH_CLIENT_OPTIONS = { maxAttempts: 1, requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } } as const;
 
+/**
+ * The cache's KMS client: deadlines, so that a KMS that stalls is a cache miss in seconds (the call
+ * goes on to FHIR) rather than a call that hangs; two attempts (GenerateDataKey and Decrypt are safe to repeat).
+ */
+const CACHE_KMS_CLIENT_OPTIONS = { maxAttempts: 2, requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } } as const;
+
 const buildAuditSink = async (audit: AuditConfig, signer: CheckpointSigner): Promise<E.Either<StartFailure, ClosableSink>> => {
   if (audit.kind === 'file') {
     try {
@@ -219,7 +225,7 @@ const buildPhiCache = async (
   } else {
     const kms = await import('@aws-sdk/client-kms').catch(() => undefined);
     if (kms === undefined) return E.left([{ variable: 'KEY_PROVIDER', problem: KMS_SDK_MISSING }]);
-    source = await phiCache.kmsDataKeySource({ kms: new kms.KMSClient({}), kmsKeyId: cache.dataKeys.kmsKeyId });
+    source = await phiCache.kmsDataKeySource({ kms: new kms.KMSClient(CACHE_KMS_CLIENT_OPTIONS), kmsKeyId: cache.dataKeys.kmsKeyId });
   }
   const dataKeys = phiCache.reusingDataKeys(source, DATA_KEY_REUSE);
   let store;
