@@ -33,6 +33,8 @@ export type Handler = (body: Record<string, unknown>) => Promise<Record<string, 
 
 export interface SigV4Endpoint {
   readonly url: string;
+  /** What an AWS SDK client needs to reach this endpoint with the test's credentials, one attempt per request. */
+  readonly clientConfig: { readonly region: string; readonly endpoint: string; readonly credentials: TestCredentials; readonly maxAttempts: 1 };
   readonly calls: RecordedCall[];
   /** Calls fail with this (e.g. throttling) while set: the next `failTimes` calls, or all if that is unset. */
   failWith: AwsError | undefined;
@@ -89,7 +91,15 @@ export const startSigV4Endpoint = async (options: {
   readonly handlers: Readonly<Record<string, Handler>>;
 }): Promise<SigV4Endpoint> => {
   const calls: RecordedCall[] = [];
-  const endpoint: SigV4Endpoint = { url: '', calls, failWith: undefined, failTimes: undefined, stallTimes: 0, close: async () => undefined };
+  const endpoint: SigV4Endpoint = {
+    url: '',
+    clientConfig: { region: options.region, endpoint: '', credentials: options.credentials, maxAttempts: 1 },
+    calls,
+    failWith: undefined,
+    failTimes: undefined,
+    stallTimes: 0,
+    close: async () => undefined,
+  };
   const server = createServer((request, response) => {
     void (async () => {
       const raw = await readBody(request);
@@ -120,8 +130,10 @@ export const startSigV4Endpoint = async (options: {
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return Object.assign(endpoint, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
+    clientConfig: { ...endpoint.clientConfig, endpoint: url },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -64,7 +64,7 @@ out();
 const credentials = { accessKeyId: 'AKIDCACHEBENCH', secretAccessKey: 'cache-bench-secret-made-for-this-run' };
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const kms = await startLocalKms(credentials);
-const kmsClient = new KMSClient({ region: 'us-east-1', endpoint: kms.url, credentials, maxAttempts: 1 });
+const kmsClient = new KMSClient(kms.clientConfig);
 const patients = (await readdir(embeddedDataDir)).filter((n) => n.endsWith('.json')).length;
 const bundles = await readBundleDir(embeddedDataDir);
 const ids = bundles.map((b) => b.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id as string);

@@ -17,7 +17,7 @@ let client: CloudWatchLogsClient;
 let streams = 0;
 beforeAll(async () => {
   logs = await startLocalCloudWatchLogs(credentials);
-  client = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials, maxAttempts: 1 });
+  client = new CloudWatchLogsClient(logs.clientConfig);
 });
 afterAll(async () => logs.close());
 
@@ -107,7 +107,7 @@ describe('audit-cloudwatch', () => {
   });
 
   it('fails a stalled batch at the request deadline, and continues on a new stream', async () => {
-    const withDeadline = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials, maxAttempts: 1, requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true } });
+    const withDeadline = new CloudWatchLogsClient({ ...logs.clientConfig, requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true } });
     const logStream = newStream();
     const sink = await makeCloudWatchAuditSink({ logs: withDeadline, logGroup: GROUP, logStream, lingerMs: 1 });
     logs.stallTimes = 1; // handled (stored) but never answered
@@ -118,7 +118,7 @@ describe('audit-cloudwatch', () => {
   });
 
   it('refuses a client that would retry PutLogEvents itself, and answers every close only once all is sent', async () => {
-    const retrying = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials, maxAttempts: 3 });
+    const retrying = new CloudWatchLogsClient({ ...logs.clientConfig, maxAttempts: 3 });
     await expect(makeCloudWatchAuditSink({ logs: retrying, logGroup: GROUP, logStream: newStream() })).rejects.toThrow(/maxAttempts: 1/);
     const logStream = newStream();
     const sink = await makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream, lingerMs: 50 });
@@ -141,7 +141,7 @@ describe('audit-cloudwatch', () => {
     await expect(makeCloudWatchAuditSink({ logs: client, logGroup: GROUP, logStream })).rejects.toThrow(
       new CloudWatchAuditError('The audit log stream already exists; each server instance needs a stream of its own (leave AUDIT_LOG_STREAM unset to get one).'),
     );
-    const denied = new CloudWatchLogsClient({ region: 'us-east-1', endpoint: logs.url, credentials: { ...credentials, secretAccessKey: 'wrong' }, maxAttempts: 1 });
+    const denied = new CloudWatchLogsClient({ ...logs.clientConfig, credentials: { ...credentials, secretAccessKey: 'wrong' } });
     await expect(makeCloudWatchAuditSink({ logs: denied, logGroup: GROUP, logStream: newStream() })).rejects.toThrow(
       new CloudWatchAuditError('CloudWatch Logs refused to create the audit log stream (InvalidSignatureException); check AUDIT_LOG_GROUP and the logs:CreateLogStream permission.'),
     );

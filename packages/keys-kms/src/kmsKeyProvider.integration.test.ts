@@ -15,7 +15,7 @@ describe('keys-kms against a SigV4-verifying local KMS', () => {
   let client: KMSClient;
   beforeAll(async () => {
     kms = await startLocalKms(credentials);
-    client = new KMSClient({ region: 'us-east-1', endpoint: kms.url, credentials, maxAttempts: 1 });
+    client = new KMSClient(kms.clientConfig);
   });
   afterAll(async () => kms.close());
 
@@ -67,7 +67,7 @@ describe('keys-kms against a SigV4-verifying local KMS', () => {
     await expect(makeKmsKeyProvider({ kms: client, ciphertext: new Uint8Array(64) })).rejects.toThrow(/could not decrypt the audit key ciphertext \(ExpiredTokenException\)/);
     kms.failWith = undefined;
 
-    const wrongSecret = new KMSClient({ region: 'us-east-1', endpoint: kms.url, credentials: { ...credentials, secretAccessKey: 'wrong' }, maxAttempts: 1 });
+    const wrongSecret = new KMSClient({ ...kms.clientConfig, credentials: { ...credentials, secretAccessKey: 'wrong' } });
     await expect(createKmsAuditKey({ kms: wrongSecret, kmsKeyId: TEST_KMS_KEY_ID })).rejects.toThrow(/InvalidSignatureException/);
     expect(kms.calls.at(-1)?.signatureValid).toBe(false);
   });

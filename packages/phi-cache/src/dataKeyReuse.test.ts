@@ -2,18 +2,9 @@
 // fails closed on an entry that is not the patient's.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
-import { testHmacKey as hmacKey } from '@hipaa-fhir-mcp/core/testing';
+import { alice, at, bob, carol, LATER, NOW, resource } from '../test/entries.js';
 import { reusingDataKeys } from './dataKeyReuse.js';
 import { type DataKeySource, localDataKeySource, openEntry, sealEntry } from './envelope.js';
-
-const alice = hmacPatientId(hmacKey, 'synthetic-patient-a');
-const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
-const NOW = Date.now();
-const LATER = NOW + 60_000;
-const SLOT = 'a'.repeat(64);
-const at = (patient: PatientIdHmac, slot = SLOT) => ({ patient, slot });
-const resource = Buffer.from('{"resourceType":"Observation","id":"obs-1"}');
 
 /** A local source that counts how often it is asked, as KMS would bill. */
 const counted = () => {
@@ -78,7 +69,7 @@ describe('data-key reuse', () => {
     expect(calls.generate).toBe(2);
     // Two keys held at most: sealing for bob and a third name evicts alice's.
     await sealEntry(reusing, at(bob), resource, LATER);
-    await sealEntry(reusing, at(hmacPatientId(hmacKey, 'synthetic-patient-c')), resource, LATER);
+    await sealEntry(reusing, at(carol), resource, LATER);
     await sealEntry(reusing, at(alice), resource, LATER);
     expect(calls.generate).toBe(5);
     for (const bad of [{ maxUses: 0 }, { maxUses: Number.POSITIVE_INFINITY }, { maxAgeMs: Number.NaN }, { maxAgeMs: 10 }]) {

@@ -3,18 +3,10 @@
 // only of an entry that authenticated.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
-import { testHmacKey as hmacKey } from '@hipaa-fhir-mcp/core/testing';
+import { alice, at, bob, LATER, NOW, resource } from '../test/entries.js';
 import { localDataKeySource, openEntry, sealEntry } from './envelope.js';
 
-const alice = hmacPatientId(hmacKey, 'synthetic-patient-a');
-const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
 const source = localDataKeySource(randomBytes(32));
-const NOW = Date.now();
-const LATER = NOW + 60_000;
-const SLOT = 'a'.repeat(64);
-const at = (patient: PatientIdHmac, slot = SLOT) => ({ patient, slot });
-const resource = Buffer.from(JSON.stringify({ resourceType: 'Observation', id: 'obs-1', valueQuantity: { value: 72, unit: '/min' } }));
 
 describe('envelope encryption', () => {
   it('opens what it sealed, and the entry holds neither the plaintext nor the patient HMAC', async () => {

@@ -1,11 +1,9 @@
 // The KMS data-key source through the real @aws-sdk/client-kms against a SigV4-verifying local KMS:
 // entries round-trip, the EncryptionContext carries the patient HMAC and nothing else, an entry opened
 // as another patient's is refused inside KMS, and a KMS failure is a miss, never data.
-import { randomBytes } from 'node:crypto';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacPatientId, type PatientIdHmac } from '@hipaa-fhir-mcp/core';
-import { testHmacKey as hmacKey } from '@hipaa-fhir-mcp/core/testing';
+import { ALICE_ID as aliceId, alice, at, bob, LATER, NOW, resource } from '../test/entries.js';
 import { AwsError, type SigV4Endpoint, startLocalKms, TEST_KMS_KEY_ID } from '@hipaa-fhir-mcp/example-aws-local-endpoints';
 import { reusingDataKeys } from './dataKeyReuse.js';
 import { openEntry, sealEntry } from './envelope.js';
@@ -13,20 +11,12 @@ import { kmsDataKeySource } from './kmsDataKeySource.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const credentials = { accessKeyId: 'AKIDCACHETEST', secretAccessKey: 'cache-secret-made-for-this-test' };
-const aliceId = 'synthetic-patient-a';
-const alice = hmacPatientId(hmacKey, aliceId);
-const bob = hmacPatientId(hmacKey, 'synthetic-patient-b');
-const NOW = Date.now();
-const LATER = NOW + 60_000;
-const SLOT = 'a'.repeat(64);
-const at = (patient: PatientIdHmac, slot = SLOT) => ({ patient, slot });
-const resource = Buffer.from('{"resourceType":"Observation","id":"obs-1"}');
 
 let kms: SigV4Endpoint;
 let client: KMSClient;
 beforeAll(async () => {
   kms = await startLocalKms(credentials);
-  client = new KMSClient({ region: 'us-east-1', endpoint: kms.url, credentials, maxAttempts: 1 });
+  client = new KMSClient(kms.clientConfig);
 });
 afterAll(async () => kms.close());
 
