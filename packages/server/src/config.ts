@@ -94,7 +94,7 @@ export interface ConfigProblem {
 }
 
 export const KEY_HOW_TO =
-  `Generate one with: openssl rand -hex ${MIN_HMAC_KEY_BYTES}  (or: node -e "console.log(require('node:crypto').randomBytes(${MIN_HMAC_KEY_BYTES}).toString('hex'))")`;
+  `Generate one with: openssl rand -hex ${MIN_HMAC_KEY_BYTES}  (or: node -p "require('node:crypto').randomBytes(${MIN_HMAC_KEY_BYTES}).toString('hex')")`;
 
 /** At least MIN_HMAC_KEY_BYTES bytes, written as hex; surrounding white space is ignored. */
 export const HexKey = new t.Type<string, string, unknown>(
