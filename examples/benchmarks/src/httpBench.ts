@@ -4,10 +4,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
+import { freeLoopbackPort, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
 import { readBundleDir } from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
 import { embeddedDataDir } from '@hipaa-fhir-mcp/fhir-files';
 import { findIdentifiers, identifiersOfBundle } from '@hipaa-fhir-mcp/phi-sweep';
@@ -17,12 +16,7 @@ const REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 10_000);
 const CONNECTIONS = 64;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
-const port = await new Promise<number>((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port: free } = probe.address() as { port: number };
-    probe.close(() => resolve(free));
-  });
-});
+const port = await freeLoopbackPort();
 const resource = `http://127.0.0.1:${port}/mcp`;
 const as = await startAuthorizationServer({ resource, clients: [{ clientId: 'bench', scope: 'user/*.rs', claims: { fhirUser: 'Practitioner/bench-1' } }] });
 const shm = await mkdtemp('/dev/shm/hfm-http-bench-');

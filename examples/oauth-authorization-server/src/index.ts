@@ -1,7 +1,7 @@
 // A real OAuth 2.1 / OpenID authorization server (oidc-provider) on loopback, for tests and benches:
 // JWT access tokens (RFC 9068) for a resource, with SMART scopes and, per client, fhirUser and patient;
 // optionally user login (authorization code + PKCE, a public native client) with a test sign-in page.
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import type { Server } from 'node:http';
 import * as jose from 'jose';
 import Provider from 'oidc-provider';
@@ -40,6 +40,18 @@ export interface AuthorizationServer {
 }
 
 export const CLIENT_SECRET = 'test-client-secret-made-for-this-run';
+
+/**
+ * A loopback port free just now: tokens name their resource server's URL, so it must be known before
+ * that server listens.
+ */
+export const freeLoopbackPort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 
 /** Starts the server on 127.0.0.1; tokens are for `resource` unless a request names another. */
 export const startAuthorizationServer = async (config: {

@@ -4,7 +4,6 @@
 // PHI-free body, each audited; the client's token never reaches the FHIR server.
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -12,19 +11,11 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Deps, hmacKeyId, hmacPatientId } from '@hipaa-fhir-mcp/core';
 import { makeMemoryAuditSink } from '@hipaa-fhir-mcp/core/testing';
-import { type AuthorizationServer, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
+import { type AuthorizationServer, freeLoopbackPort, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
 import { readFixtureBundles, type Sandbox, startSandbox } from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
 import { makeHttpFhirRepository } from '@hipaa-fhir-mcp/fhir-http';
 import { grantIdentity } from './grantIdentity.js';
 import { type McpHttpServer, type Refusal, startMcpHttpServer } from './httpServer.js';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 
 let sandbox: Sandbox;
 let as: AuthorizationServer;
@@ -41,7 +32,7 @@ beforeAll(async () => {
   const bundles = await readFixtureBundles();
   sandbox = await startSandbox({ bundles: bundles.slice(0, 3) });
   patients = bundles.slice(0, 3).map((b) => b.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id as string);
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   resource = `http://127.0.0.1:${port}/mcp`;
   const [alice] = patients as [string];
   as = await startAuthorizationServer({
@@ -245,7 +236,7 @@ describe('the HTTP boundary', () => {
       { issuer: 'http://127.0.0.1:9' }, // no metadata to be had
       { issuer: as.issuer, jwksUri: `http://127.0.0.1:${(failingJwks.address() as { port: number }).port}/jwks` }, // keys answer 503
     ]) {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       const unreachable = await startMcpHttpServer({ name: 't', version: '0', deps: { ...(await depsOf()), audit }, port, auth: { ...auth, resource: `http://127.0.0.1:${port}/mcp` } });
       const response = await fetch(unreachable.url, {
         method: 'POST',
@@ -267,7 +258,7 @@ describe('the HTTP boundary', () => {
   });
 
   it('answers 504 past the request deadline, and the call still runs to its audit record before close resolves', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const slowAudit = makeMemoryAuditSink();
     const deps = { ...(await depsOf()), audit: slowAudit, fhir: makeHttpFhirRepository({ baseUrl: sandbox.baseUrl, timeoutMs: 600 }) };
     const server = await startMcpHttpServer({ name: 't', version: '0', deps, port, auth: 'none', requestTimeoutMs: 300 });
@@ -283,7 +274,7 @@ describe('the HTTP boundary', () => {
   });
 
   it('drains requests in flight on close: they are answered, new ones are not accepted', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const server = await startMcpHttpServer({ name: 't', version: '0', deps: await depsOf(), port, auth: 'none' });
     sandbox.injectFaults({ kind: 'status', status: 503 }); // the first FHIR request is retried after a pause
     const inFlight = fetch(server.url, {
@@ -305,7 +296,7 @@ describe('the HTTP boundary', () => {
       setTimeout(() => void fetch(as.jwksUri).then(async (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(await r.text())), 600);
     }).listen(0, '127.0.0.1');
     await new Promise((resolve) => slowJwks.once('listening', resolve));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const quiet = makeMemoryAuditSink();
     const server = await startMcpHttpServer({
       name: 't',

@@ -6,7 +6,6 @@
 // bytes), for every identifier.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer as createNetServer } from 'node:net';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
 import { type Fault, readFixtureBundles, type Sandbox, startSandbox } from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
-import { startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
+import { freeLoopbackPort, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
 import { type Finding, findIdentifiers, findShapes, type Identifier, identifiersOfBundle } from '@hipaa-fhir-mcp/phi-sweep';
 import { BIN_PATH } from '@hipaa-fhir-mcp/server';
 
@@ -223,12 +222,7 @@ export const runPrivacySuite = async (options: SuiteOptions): Promise<SuiteRepor
   let httpStderr = '';
   const mcpTokens: string[] = [];
   if (options.quick !== true) {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createNetServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = probe.address() as { port: number };
-        probe.close(() => resolve(free));
-      });
-    });
+    const port = await freeLoopbackPort();
     const resource = `http://127.0.0.1:${port}/mcp`;
     const as = await startAuthorizationServer({
       resource,

@@ -4,11 +4,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type AuthorizationServer, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
+import { type AuthorizationServer, freeLoopbackPort, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
 import { makeLeaf, makeRootCa, pemOf } from '../../identity-spiffe/test/pki.js';
 import { BIN_PATH } from './wiring.js';
 
@@ -18,16 +17,8 @@ let as: AuthorizationServer;
 let resource: string;
 let dir: string;
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-
 beforeAll(async () => {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   resource = `http://127.0.0.1:${port}/mcp`;
   as = await startAuthorizationServer({ resource, clients: [{ clientId: 'clinician', scope: 'user/*.rs', claims: { fhirUser: 'Practitioner/dr-1' } }] });
   dir = await mkdtemp(join(tmpdir(), 'serve-http-'));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type AuthorizationServer, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
+import { type AuthorizationServer, freeLoopbackPort, startAuthorizationServer } from '@hipaa-fhir-mcp/example-oauth-authorization-server';
 import { readFixtureBundles, type Sandbox, startSandbox } from '@hipaa-fhir-mcp/example-fhir-sandbox-server';
 import { BIN_PATH } from './wiring.js';
 
@@ -23,12 +23,9 @@ let dir: string;
 beforeAll(async () => {
   const bundles = (await readFixtureBundles()).slice(0, 1);
   patient = bundles[0]?.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id as string;
-  // The FHIR server's base URL is the tokens' resource; it is known once the sandbox listens, so the
-  // authorization server is started first on a placeholder and the sandbox points at it.
-  const placeholder = await startSandbox({ bundles: [] });
-  const resource = placeholder.baseUrl;
-  const port = Number(new URL(resource).port);
-  await placeholder.close();
+  // The FHIR server's base URL is the tokens' resource, so its port is chosen before either starts.
+  const port = await freeLoopbackPort();
+  const resource = `http://127.0.0.1:${port}/fhir`;
   as = await startAuthorizationServer({ resource, clients: [], loginClients: [{ clientId: 'hipaa-fhir-mcp-desktop', scope: 'user/Patient.rs user/Observation.rs user/MedicationRequest.rs user/Medication.rs' }] });
   sandbox = await startSandbox({
     bundles,
