@@ -4,6 +4,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as RTE from 'fp-ts/lib/ReaderTaskEither.js';
 import {
   type AuditRecord,
+  type AuditStatus,
   type CallerIdentity,
   checkAuditRecord,
   type DataSource,
@@ -43,6 +44,10 @@ export const errorCodeOf: (e: DomainError) => ErrorCode = matchDomainError<Error
   InternalError: () => 'internal_error',
   AccessDenied: (e) => e.reason,
 });
+
+/** The status a call's record carries for its outcome. */
+export const auditStatusOf = (outcome: E.Either<DomainError, unknown>): AuditStatus =>
+  E.isRight(outcome) ? 'success' : outcome.left._tag === 'AccessDenied' ? 'denied' : 'error';
 
 /**
  * @phi The `patient_id` argument as given, valid or not, so that even a rejected call is
@@ -140,7 +145,7 @@ export const audited =
         patient_id_hmac: patientIdHmac,
         caller_identity: callerIdentity,
         request_id: call.requestId,
-        status: E.isRight(outcome) ? 'success' : outcome.left._tag === 'AccessDenied' ? 'denied' : 'error',
+        status: auditStatusOf(outcome),
         error_code: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
         key_id: keyId,
         data_source: E.isRight(outcome) && dataSource !== null ? dataSource() : null,

@@ -7,21 +7,16 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import * as E from 'fp-ts/lib/Either.js';
 import { isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import {
-  type AuditedTool,
   type CallAccess,
   checkToolAccess,
   type Deps,
-  type DomainError,
-  errorCodeOf,
   grantFromClaims,
-  internalError,
   newCallContext,
   scopesForTool,
   TOOL_NAMES,
-  TOOLS,
   ToolName,
 } from '@hipaa-fhir-mcp/core';
-import { createMcpServer, type FhirMcpServer, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
+import { createMcpServer, type FhirMcpServer, runToolCall, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
 import { makeTokenVerifier, type OAuthResourceConfig } from './tokenVerifier.js';
 
 /** Why a request was refused before reaching a tool: a fixed code for the operational log. */
@@ -162,16 +157,7 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
   /** Writes the refused call's one audit record (the core refuses it again, with the same rules). */
   const auditRefusal = async (call: { tool: ToolName; args: unknown }, access: CallAccess): Promise<string> => {
     const context = { ...newCallContext(), access };
-    const tool = TOOLS[call.tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
-    const started = performance.now();
-    const outcome = await tool(call.args, context)(config.deps)().catch((): E.Either<DomainError, object> => E.left(internalError));
-    config.onToolCall?.({
-      tool: call.tool,
-      requestId: context.requestId,
-      status: E.isRight(outcome) ? 'success' : outcome.left._tag === 'AccessDenied' ? 'denied' : 'error',
-      errorCode: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
-      durationMs: performance.now() - started,
-    });
+    await runToolCall(config.deps, call.tool, call.args, context, config.onToolCall);
     return context.requestId;
   };
 

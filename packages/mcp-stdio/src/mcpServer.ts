@@ -8,7 +8,10 @@ import * as E from 'fp-ts/lib/Either.js';
 import { z } from 'zod';
 import {
   type AuditedTool,
+  type AuditStatus,
+  auditStatusOf,
   type CallAccess,
+  type CallContext,
   type Deps,
   type DomainError,
   errorCodeOf,
@@ -25,10 +28,35 @@ import { toToolResult } from './toolResult.js';
 export interface ToolCallEvent {
   readonly tool: ToolName;
   readonly requestId: RequestId;
-  readonly status: 'success' | 'error' | 'denied';
+  readonly status: AuditStatus;
   readonly errorCode: ReturnType<typeof errorCodeOf> | null;
   readonly durationMs: number;
 }
+
+/**
+ * Runs one tool call through its audit combinator and reports it: the one way a transport runs a
+ * tool. It never rejects: a broken promise becomes InternalError (its record already written or not
+ * writable, and then no data).
+ */
+export const runToolCall = async (
+  deps: Deps,
+  tool: ToolName,
+  args: unknown,
+  call: CallContext,
+  onToolCall?: (event: ToolCallEvent) => void,
+): Promise<E.Either<DomainError, object>> => {
+  const started = performance.now();
+  const audited = TOOLS[tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
+  const outcome = await audited(args, call)(deps)().catch((): E.Either<DomainError, object> => E.left(internalError));
+  onToolCall?.({
+    tool,
+    requestId: call.requestId,
+    status: auditStatusOf(outcome),
+    errorCode: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
+    durationMs: performance.now() - started,
+  });
+  return outcome;
+};
 
 export interface McpServerConfig {
   readonly name: string;
@@ -81,20 +109,10 @@ export const createMcpServer = (config: McpServerConfig): FhirMcpServer => {
     if (!ToolName.is(tool)) throw new McpError(ErrorCode.InvalidParams, 'Unknown tool');
     const access = config.accessOf?.(authInfo);
     const call = access === undefined ? newCallContext() : { ...newCallContext(), access };
-    const started = performance.now();
-    const audited = TOOLS[tool] as (typeof TOOLS)[ToolName] as AuditedTool<object>;
     const taskRequested = request.params.task !== undefined;
     // A task-augmented call is audited as invalid input (its `task` member is not a tool argument).
     const args = taskRequested ? { ...(request.params.arguments as object | undefined), task: request.params.task } : (request.params.arguments ?? {});
-    // The combinator does not reject; the catch keeps a broken promise from becoming a protocol error.
-    const outcome = await audited(args, call)(config.deps)().catch((): E.Either<DomainError, object> => E.left(internalError));
-    config.onToolCall?.({
-      tool,
-      requestId: call.requestId,
-      status: E.isRight(outcome) ? 'success' : outcome.left._tag === 'AccessDenied' ? 'denied' : 'error',
-      errorCode: E.isRight(outcome) ? null : errorCodeOf(outcome.left),
-      durationMs: performance.now() - started,
-    });
+    const outcome = await runToolCall(config.deps, tool, args, call, config.onToolCall);
     if (taskRequested) throw new McpError(ErrorCode.InvalidParams, `These tools do not run as tasks (request_id: ${call.requestId})`);
     return toToolResult(call.requestId, outcome);
   };
