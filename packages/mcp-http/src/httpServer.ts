@@ -16,7 +16,7 @@ import {
   TOOL_NAMES,
   ToolName,
 } from '@hipaa-fhir-mcp/core';
-import { createMcpServer, type FhirMcpServer, runToolCall, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
+import { createMcpServer, runToolCall, type ToolCallEvent } from '@hipaa-fhir-mcp/mcp-stdio';
 import { makeTokenVerifier, type OAuthResourceConfig } from './tokenVerifier.js';
 
 /** Why a request was refused before reaching a tool: a fixed code for the operational log. */
@@ -141,8 +141,6 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
     config.auth === 'none' ? undefined : `${new URL(config.auth.resource).origin}/.well-known/oauth-protected-resource${new URL(config.auth.resource).pathname.replace(/\/$/, '')}`;
   let allowedOrigins = new Set(config.allowedOrigins ?? []);
   let allowedHosts = new Set<string>([...(config.allowedHosts ?? []), ...(config.auth === 'none' ? [] : [new URL(config.auth.resource).host])]);
-  // Tool calls still running, across the per-request servers, so that `close` can wait for their records.
-  const running = new Set<FhirMcpServer>();
 
   const refuse = (res: ServerResponse, status: number, reason: Refusal, headers: Record<string, string> = {}, requestId?: string): void => {
     config.onRefused?.({ status, reason });
@@ -230,17 +228,16 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       accessOf: (info) => (info?.extra?.[ACCESS] as CallAccess | undefined) ?? (verifier === undefined ? undefined : { _tag: 'InvalidToken' }),
     });
     const { server } = mcp;
-    running.add(mcp);
     const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }); // no sessionIdGenerator: stateless
     whenClosed(res, () => {
       // The answer is sent (or the client left, or the deadline passed): the call runs on to its record.
       void mcp.drain().finally(() => {
-        running.delete(mcp);
         void transport.close().catch(() => undefined);
         void server.close().catch(() => undefined);
       });
     });
     await server.connect(transport);
+    // Resolves once the tool call has ended (its record written), even if the answer had nowhere to go.
     await transport.handleRequest(Object.assign(req, authInfo === undefined ? {} : { auth: authInfo }), res, message);
   };
 
@@ -311,7 +308,7 @@ export const startMcpHttpServer = async (config: McpHttpConfig): Promise<McpHttp
       server.closeAllConnections();
       await closed;
       // Requests still being handled (a token being checked, a tool call running) end with their records.
-      while (handling.size > 0 || running.size > 0) await Promise.all([...handling, ...[...running].map((mcp) => mcp.drain())]);
+      while (handling.size > 0) await Promise.all(handling);
     },
   };
 };
