@@ -64,19 +64,27 @@ export type StartFailure = readonly ConfigProblem[];
  * The FhirRepository the configuration names. The HTTP adapter (got, jose) is loaded only when
  * selected, so the default start does not pay for it. With a SMART user's login, also who that user is.
  */
-const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey, log: OperationalLog): Promise<E.Either<StartFailure, FhirRepository | { readonly repository: FhirRepository; readonly user: CallerIdentity }>> => {
+interface BuiltFhir {
+  readonly repository: FhirRepository;
+  /** With a SMART user's login, who FHIR is read as: the caller over stdio, and their own cache. */
+  readonly readsAs?: CallerIdentity;
+}
+
+const only = (repository: FhirRepository): E.Either<StartFailure, BuiltFhir> => E.right({ repository });
+
+const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey, log: OperationalLog): Promise<E.Either<StartFailure, BuiltFhir>> => {
   if (fhir.kind === 'files') {
     const dataDir = await stat(fhir.dir).catch(() => undefined);
     if (dataDir?.isDirectory() !== true) {
       return E.left([{ variable: 'FHIR_DATA_DIR', problem: 'is not a readable directory of FHIR Bundle files.' }]);
     }
-    return E.right(makeFilesFhirRepository({ dir: fhir.dir }));
+    return only(makeFilesFhirRepository({ dir: fhir.dir }));
   }
   if (fhir.kind === 'healthlake') {
     const healthLake = await import('@hipaa-fhir-mcp/fhir-healthlake').catch(() => undefined);
     try {
       if (healthLake === undefined) throw new Error('missing');
-      return E.right(await healthLake.makeHealthLakeFhirRepository({ endpoint: fhir.endpoint, region: fhir.region, timeoutMs: fhir.timeoutMs }));
+      return only(await healthLake.makeHealthLakeFhirRepository({ endpoint: fhir.endpoint, region: fhir.region, timeoutMs: fhir.timeoutMs }));
     } catch {
       return E.left([{ variable: 'FHIR_BACKEND', problem: 'is healthlake, which needs the AWS SDK credential providers beside the server: npm install @aws-sdk/credential-providers' }]);
     }
@@ -85,9 +93,9 @@ const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey, log: Operatio
   const common = { baseUrl: fhir.baseUrl, timeoutMs: fhir.timeoutMs };
   switch (fhir.auth.kind) {
     case 'none':
-      return E.right(http.makeHttpFhirRepository(common));
+      return only(http.makeHttpFhirRepository(common));
     case 'bearer':
-      return E.right(http.makeHttpFhirRepository({ ...common, auth: http.bearerAuth(fhir.auth.token) }));
+      return only(http.makeHttpFhirRepository({ ...common, auth: http.bearerAuth(fhir.auth.token) }));
     case 'smart-backend': {
       const variable = 'SMART_PRIVATE_KEY_FILE';
       const info = await stat(fhir.auth.privateKeyFile).catch(() => undefined);
@@ -101,7 +109,7 @@ const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey, log: Operatio
           scopes: fhir.auth.scopes,
           privateKeyPem: await readFile(fhir.auth.privateKeyFile, 'utf8'),
         });
-        return E.right(http.makeHttpFhirRepository({ ...common, auth }));
+        return only(http.makeHttpFhirRepository({ ...common, auth }));
       } catch (error) {
         if (error instanceof http.SmartKeyError) return E.left([{ variable, problem: error.message }]);
         throw error;
@@ -138,7 +146,7 @@ const buildFhirRepository = async (fhir: FhirConfig, key: HmacKey, log: Operatio
             return refreshed;
           }).catch(() => E.left(fhirError('Unavailable', true))),
       });
-      return E.right({ repository: http.makeHttpFhirRepository({ ...common, auth }), user });
+      return E.right({ repository: http.makeHttpFhirRepository({ ...common, auth }), readsAs: user });
     }
   }
 };
@@ -285,12 +293,13 @@ export const buildServer = async (env: NodeJS.ProcessEnv, log: OperationalLog, t
   const built = await buildFhirRepository(fhirConfig, key.right, log);
   if (E.isLeft(built)) return built;
   // Over stdio with a SMART user's login, that user is the caller (their fhirUser), not CALLER_IDENTITY.
-  const [fhir, caller] = 'repository' in built.right ? [built.right.repository, built.right.user] : [built.right, callerIdentity];
+  const { repository: fhir, readsAs } = built.right;
+  const caller = readsAs ?? callerIdentity;
 
   const workload = workloadConfig === undefined ? undefined : await buildWorkloadIdentity(workloadConfig, log);
   if (workload !== undefined && E.isLeft(workload)) return workload;
 
-  const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, fhirConfig, 'repository' in built.right ? built.right.user : undefined, log);
+  const cache = cacheConfig === undefined ? undefined : await buildPhiCache(cacheConfig, fhirConfig, readsAs, log);
   if (cache !== undefined && E.isLeft(cache)) {
     await workload?.right.close();
     return cache;
